@@ -1,0 +1,48 @@
+# One environment for everything: .venv, created on first use from requirements.txt.
+SHELL  := /bin/bash
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv book test unit notebooks site lab clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip "setuptools>=68" wheel
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+venv: $(STAMP)  ## create .venv and install the requirements and the package (editable)
+
+book: $(STAMP)  ## execute every notebook and build the website into _build/html
+	$(BIN)/jupyter-book build . 
+	@echo "The book is at: file://$(CURDIR)/_build/html/index.html"
+
+unit: $(STAMP)  ## unit tests of the package only
+	$(BIN)/python -m pytest tests
+
+notebooks: $(STAMP)  ## run every notebook under nbval, with a table of execution times
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 -p no:cacheprovider chapters
+
+site: $(STAMP)  ## build the website with warnings as errors
+	$(BIN)/jupyter-book build . -W --keep-going
+
+test: $(STAMP)  ## unit tests, every notebook under nbval, then the website with warnings as errors
+	$(BIN)/python -m pytest tests
+	$(MAKE) --no-print-directory notebooks
+	$(MAKE) --no-print-directory site
+
+lab: $(STAMP)  ## JupyterLab on the chapters
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "jupyterlab>=4,<5"
+	$(BIN)/jupyter lab chapters
+
+clean:  ## remove the built book, caches and the virtual environment
+	rm -rf _build .pytest_cache $(VENV) src/*.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . -name .ipynb_checkpoints -type d -prune -exec rm -rf {} +

@@ -1,0 +1,94 @@
+"""One plotting style for the whole book, small multiples, and widgets with static twins."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = ["use_style", "small_multiples", "interactive", "scatter_embedding"]
+
+STYLE = {
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "figure.figsize": (6.4, 4.0),
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.frameon": False,
+    "image.cmap": "viridis",
+}
+
+
+def use_style() -> None:
+    """Apply the book's matplotlib style (call once at the top of a notebook)."""
+    plt.rcParams.update(STYLE)
+
+
+def small_multiples(
+    values: Sequence[Any],
+    draw: Callable[[plt.Axes, Any], None],
+    *,
+    ncols: int | None = None,
+    panel_size: tuple[float, float] = (3.2, 2.8),
+    title: Callable[[Any], str] | str | None = None,
+    suptitle: str | None = None,
+    sharex: bool = False,
+    sharey: bool = False,
+    subplot_kw: dict | None = None,
+) -> plt.Figure:
+    """Draw ``draw(ax, value)`` for each value in a grid: the static twin of a slider widget."""
+    values = list(values)
+    if not values:
+        raise ValueError("values must not be empty")
+    ncols = min(len(values), 4) if ncols is None else ncols
+    nrows = int(np.ceil(len(values) / ncols))
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows),
+        sharex=sharex, sharey=sharey, squeeze=False, subplot_kw=subplot_kw,
+    )
+    for ax, value in zip(axes.flat, values):
+        draw(ax, value)
+        if title is not None:
+            ax.set_title(title(value) if callable(title) else title.format(value))
+    for ax in list(axes.flat)[len(values):]:
+        ax.set_visible(False)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def interactive(draw: Callable[..., None], figsize: tuple[float, float] = (5, 4), **sliders: Any) -> Any:
+    """Wrap ``draw(ax, **values)`` in ipywidgets sliders; returns the widget (None without ipywidgets).
+
+    Every interactive cell in the book sits next to a static twin made with :func:`small_multiples`,
+    so the website shows the same picture without a kernel.
+    """
+    try:
+        import ipywidgets as widgets
+    except ImportError:  # pragma: no cover - ipywidgets is in requirements.txt
+        print("ipywidgets is not installed; see the static figure instead.")
+        return None
+
+    def _update(**values: Any) -> None:
+        fig, ax = plt.subplots(figsize=figsize)
+        draw(ax, **values)
+        plt.show()
+
+    return widgets.interactive(_update, **sliders)
+
+
+def scatter_embedding(ax: plt.Axes, Y: np.ndarray, color: np.ndarray | None = None, title: str = "", **kw: Any) -> None:
+    """Scatter a 2-D embedding coloured by ``color`` (e.g. the position along a manifold)."""
+    Y = np.asarray(Y)
+    if Y.ndim != 2 or Y.shape[1] < 2:
+        raise ValueError(f"Y must have shape (n_samples, >=2), got {Y.shape}")
+    ax.scatter(Y[:, 0], Y[:, 1], c=color, s=kw.pop("s", 6), cmap=kw.pop("cmap", "Spectral"), **kw)
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])

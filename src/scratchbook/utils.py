@@ -1,0 +1,44 @@
+"""Seeding and device selection, shared by every part of the book."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+
+__all__ = ["set_seed", "get_device"]
+
+
+def set_seed(seed: int = 0) -> np.random.Generator:
+    """Seed Python, NumPy and (when installed) torch; return a NumPy ``Generator`` with that seed."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise TypeError(f"seed must be a non-negative int, got {seed!r}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    try:
+        import torch
+    except ImportError:  # torch is optional for the numpy-only parts
+        pass
+    else:
+        torch.manual_seed(seed)
+    return np.random.default_rng(seed)
+
+
+def get_device(prefer: str | None = None):
+    """Return the torch device the package uses: CUDA when available, else CPU.
+
+    ``prefer`` ("cpu" or "cuda") overrides the choice; asking for CUDA where there is none is an
+    error rather than a silent fallback.
+    """
+    import torch
+
+    if prefer is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if prefer not in ("cpu", "cuda"):
+        raise ValueError(f"prefer must be None, 'cpu' or 'cuda', got {prefer!r}")
+    if prefer == "cuda" and not torch.cuda.is_available():
+        raise ValueError("prefer='cuda' but no CUDA device is available")
+    return torch.device(prefer)

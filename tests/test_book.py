@@ -1,0 +1,121 @@
+"""The book's structure: stripped notebooks, a complete table of contents, the shape of a chapter."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "chapters").rglob("*.ipynb"))
+NOTEBOOKS = [p for p in NOTEBOOKS if ".ipynb_checkpoints" not in p.parts]
+MARK = "NBVAL_CHECK_OUTPUT"
+
+
+def _ids(paths):
+    return [p.relative_to(ROOT).as_posix() for p in paths]
+
+
+def _checked(cell) -> bool:
+    return cell.cell_type == "code" and (MARK in cell.source or "nbval-check-output" in cell.metadata.get("tags", []))
+
+
+def _toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    return files
+
+
+def _resolve(entry: str) -> Path | None:
+    for suffix in ("", ".md", ".ipynb"):
+        path = ROOT / f"{entry}{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no chapter notebooks found under chapters/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_is_stripped(path):
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        assert cell.execution_count is None, f"cell {i} has an execution count"
+        if _checked(cell):
+            assert cell.outputs, f"cell {i} is marked {MARK} but has no stored output to compare"
+            for out in cell.outputs:
+                assert out.get("execution_count") is None, f"cell {i} output has an execution count"
+        else:
+            assert not cell.outputs, f"cell {i} has outputs; strip with scripts/nbclean.py"
+
+
+def test_toc_lists_every_page_and_every_entry_exists():
+    entries = _toc_files()
+    missing = [e for e in entries if _resolve(e) is None]
+    assert not missing, f"_toc.yml names files that do not exist: {missing}"
+    listed = {_resolve(e) for e in entries}
+    unlisted = [p.relative_to(ROOT).as_posix() for p in NOTEBOOKS if p not in listed]
+    assert not unlisted, f"notebooks missing from _toc.yml: {unlisted}"
+    for part in ("rnn", "metric", "latent", "compact"):
+        assert f"chapters/{part}/index" in entries, f"part page chapters/{part}/index not in _toc.yml"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_chapter_has_the_book_shape(path):
+    nb = nbformat.read(path, as_version=4)
+    md = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.lstrip().startswith("# "), "no title"
+    for heading in ("Learning objectives", "Exercises", "Summary"):
+        assert re.search(rf"^#+ .*{heading}", md, re.M | re.I), f"missing a '{heading}' heading"
+    assert len(re.findall(r"```\{exercise\}", md)) >= 3, "fewer than 3 exercises"
+    solutions = re.findall(r"```\{solution\}[^\n]*\n((?::[^\n]*\n)*)", md)
+    assert len(solutions) >= 3, "fewer than 3 solutions"
+    assert all(":class: dropdown" in opts for opts in solutions), "every solution must be a dropdown"
+    assert "{cite}" in md or "{cite:" in md, "no citation"
+    assert "{glue:" in md, "no number glued into the prose"
+    assert "set_seed(" in code, "seeds are not set"
+    assert "show_source(" in code, "the package code is not shown"
+    assert "checks." in code or "from scratchbook.latent.checks" in code or ".checks import" in code, \
+        "no exercise checkable with a package checker"
+    assert any(_checked(c) for c in nb.cells), f"no {MARK} cell"
+    if "interactive(" in code:
+        assert "small_multiples(" in code, "a widget without its static twin"
+
+
+def test_every_citation_is_in_the_bibliography():
+    bib = (ROOT / "references.bib").read_text()
+    keys = set(re.findall(r"@\w+\{([^,]+),", bib))
+    texts = [p.read_text() for p in ROOT.glob("chapters/**/*.md")] + [(ROOT / "intro.md").read_text()]
+    texts += ["\n".join(c.source for c in nbformat.read(p, as_version=4).cells) for p in NOTEBOOKS]
+    cited = set()
+    for text in texts:
+        for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", text):
+            cited.update(k.strip() for k in group.split(","))
+    assert cited, "nothing is cited"
+    assert not cited - keys, f"cited but not in references.bib: {sorted(cited - keys)}"
+
+
+def test_requirements_have_upper_bounds():
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if not line:
+            continue
+        assert "==" in line or "<" in line, f"requirement without an upper bound: {line}"

@@ -1,0 +1,93 @@
+"""Shared helpers: seeding, device choice, argument checks, data sets, plotting, answer checks."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+import torch
+
+import scratchbook
+from scratchbook import book, datasets, plotting
+from scratchbook._validation import check_int, check_option, check_real
+
+
+def test_set_seed_makes_numpy_and_torch_repeatable():
+    scratchbook.set_seed(3)
+    a = (np.random.rand(4), torch.rand(4))
+    scratchbook.set_seed(3)
+    b = (np.random.rand(4), torch.rand(4))
+    np.testing.assert_array_equal(a[0], b[0])
+    assert torch.equal(a[1], b[1])
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "0", True])
+def test_set_seed_rejects_bad_seed(bad):
+    with pytest.raises(TypeError, match="seed"):
+        scratchbook.set_seed(bad)
+
+
+def test_get_device_matches_torch():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert scratchbook.get_device().type == expected
+    assert scratchbook.get_device("cpu").type == "cpu"
+    with pytest.raises(ValueError, match="prefer"):
+        scratchbook.get_device("tpu")
+
+
+def test_argument_checks_name_the_argument():
+    assert check_int("k", 3, low=1) == 3
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        check_int("k", 0, low=1)
+    with pytest.raises(TypeError, match="k must be an int"):
+        check_int("k", 2.0)
+    with pytest.raises(ValueError, match="tol must be > 0"):
+        check_real("tol", 0.0, low=0.0, strict_low=True)
+    with pytest.raises(ValueError, match="tol must be finite"):
+        check_real("tol", float("nan"))
+    with pytest.raises(ValueError, match="method must be one of"):
+        check_option("method", "svd", ("em", "closed_form"))
+
+
+def test_make_factor_data_has_the_model_covariance():
+    # With many samples the sample covariance approaches the model's Λᵀ Λ + diag(ψ).
+    d = datasets.make_factor_data(n_samples=200_000, n_features=5, n_components=2, random_state=0)
+    model_cov = d.components.T @ d.components + np.diag(d.noise_variance)
+    np.testing.assert_allclose(np.cov(d.data, rowvar=False), model_cov, atol=0.05 * np.abs(model_cov).max())
+    np.testing.assert_allclose(d.data.mean(0), d.mean, atol=0.03)
+
+
+def test_make_factor_data_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="n_components"):
+        datasets.make_factor_data(n_features=3, n_components=4)
+    with pytest.raises(ValueError, match="noise_variance"):
+        datasets.make_factor_data(noise_variance=-1.0)
+
+
+def test_load_standardized():
+    d = datasets.load_standardized("wine")
+    np.testing.assert_allclose(d.data.mean(0), 0, atol=1e-12)
+    np.testing.assert_allclose(d.data.std(0), 1, atol=1e-12)
+    assert d.data.shape[0] == d.target.shape[0] == 178
+    with pytest.raises(ValueError, match="name must be one of"):
+        datasets.load_standardized("mnist")
+
+
+def test_small_multiples_draws_one_panel_per_value():
+    seen = []
+    fig = plotting.small_multiples([1, 2, 3], lambda ax, v: seen.append(v), ncols=2, title="v={}")
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert seen == [1, 2, 3] and len(visible) == 3 and visible[1].get_title() == "v=2"
+    with pytest.raises(ValueError, match="values"):
+        plotting.small_multiples([], lambda ax, v: None)
+
+
+def test_report_check(capsys):
+    assert book.report_check("x", [1.0, 2.0], np.array([1.0, 2.0]))
+    assert not book.report_check("x", [1.0, 2.5], np.array([1.0, 2.0]))
+    assert not book.report_check("x", [1.0], np.array([1.0, 2.0]))
+    out = capsys.readouterr().out
+    assert "✓ x" in out and "largest difference 0.5" in out and "expected shape" in out
