@@ -1,0 +1,127 @@
+"""The website in a real browser: pages load cleanly, figures and math show, solutions open,
+search works, and no internal link is broken."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urlparse
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+HTML = ROOT / "_build" / "html"
+
+# Console messages that the theme itself prints on every page and that say nothing is wrong.
+BENIGN_CONSOLE = (re.compile(r"^\[PST\]"), re.compile(r"^\[togglebutton\]"))
+
+
+def toc_pages() -> list[tuple[str, bool]]:
+    """(html path, is a notebook chapter) for every page named in _toc.yml."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+
+    def walk(entries):
+        for e in entries or []:
+            if "file" in e:
+                pages.append(e["file"])
+            walk(e.get("sections"))
+            walk(e.get("chapters"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    return [(f"{p}.html", (ROOT / f"{p}.ipynb").is_file()) for p in pages]
+
+
+PAGES = toc_pages()
+CHAPTERS = [p for p, is_nb in PAGES if is_nb]
+
+
+def _open(browser, url):
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error" and not any(b.search(m.text) for b in BENIGN_CONSOLE) else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+    page.goto(url, wait_until="load")
+    return page, problems
+
+
+@pytest.mark.parametrize("path", [p for p, _ in PAGES])
+def test_page_loads_without_errors(browser, site_url, path):
+    page, problems = _open(browser, f"{site_url}/{path}")
+    assert page.locator("main h1").count() >= 1, f"{path} has no title"
+    if page.locator(".math").count():
+        page.wait_for_selector("mjx-container", timeout=15_000)
+        assert page.locator("mjx-merror").count() == 0, f"{path}: MathJax reported an error"
+    page.wait_for_timeout(200)
+    page.close()
+    assert not problems, f"{path}: " + "; ".join(problems)
+
+
+@pytest.mark.parametrize("path", CHAPTERS)
+def test_chapter_shows_figures_math_and_dropdown_solutions(browser, site_url, path):
+    page, _ = _open(browser, f"{site_url}/{path}")
+    images = page.locator("main .cell_output img")
+    assert images.count() >= 1, f"{path}: no figure in the cell outputs"
+    widths = images.evaluate_all("imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
+    assert min(widths) > 0, f"{path}: a figure did not load"
+    page.wait_for_selector("mjx-container", timeout=15_000)
+    solution = page.locator("main .solution.dropdown").first
+    assert solution.count() == 1, f"{path}: no dropdown solution"
+    body = solution.locator("section").first
+    assert not body.is_visible(), f"{path}: the solution is open before it is clicked"
+    solution.locator(".admonition-title").click()
+    body.wait_for(state="visible", timeout=5_000)
+    page.close()
+
+
+def test_search_finds_a_term(browser, site_url):
+    page, _ = _open(browser, f"{site_url}/search.html?q=likelihood")
+    page.wait_for_selector("#search-results li", timeout=20_000)
+    hits = page.locator("#search-results li a").evaluate_all("as => as.map(a => a.getAttribute('href'))")
+    page.close()
+    assert any("latent" in h for h in hits), f"search for 'likelihood' found no latent chapter: {hits[:5]}"
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        if tag == "a" and attrs.get("href"):
+            self.hrefs.append(attrs["href"])
+
+
+def _parse(path: Path) -> _Links:
+    parser = _Links()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def test_no_broken_internal_links():
+    pages = {p: _parse(p) for p in HTML.rglob("*.html") if "_static" not in p.parts}
+    broken = []
+    for source, parsed in pages.items():
+        for href in parsed.hrefs:
+            if urlparse(href).scheme or href.startswith(("mailto:", "//", "javascript:")):
+                continue
+            target, anchor = urldefrag(href)
+            target_path = (source.parent / unquote(target)).resolve() if target else source
+            if target_path.is_dir():
+                target_path = target_path / "index.html"
+            if not target_path.is_file():
+                broken.append(f"{source.relative_to(HTML)} -> {href}")
+            elif anchor and target_path.suffix == ".html":
+                ids = pages[target_path].ids if target_path in pages else _parse(target_path).ids
+                if unquote(anchor) not in ids:
+                    broken.append(f"{source.relative_to(HTML)} -> {href} (no such anchor)")
+    assert not broken, "broken internal links:\n" + "\n".join(sorted(set(broken))[:50])
