@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv book test unit notebooks site test-site browser lab clean
+.PHONY: help venv book test unit notebooks site test-site browser student lab clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ test: $(STAMP)  ## unit tests, every notebook under nbval, the website with -W, 
 	$(MAKE) --no-print-directory notebooks
 	$(MAKE) --no-print-directory site
 	$(MAKE) --no-print-directory test-site
+
+student: $(STAMP)  ## student versions of the notebooks (exercise code stubbed, solutions removed) in _build/student
+	$(BIN)/python scripts/make_student.py --out _build/student
 
 lab: $(STAMP)  ## JupyterLab on the chapters
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "jupyterlab>=4,<5"

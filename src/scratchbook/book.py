@@ -3,32 +3,35 @@
 from __future__ import annotations
 
 import inspect
+import re
 import textwrap
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["show_source", "glue", "report_check"]
+__all__ = ["show_source", "glue", "report_check", "call_or_none", "chapter_outline"]
 
 
 def show_source(*objects: Any, methods: tuple[str, ...] | None = None) -> None:
-    """Display the source of package functions or classes as a highlighted code block.
+    """Display the source of package functions or classes, with a link to their reference.
 
     The chapter text shows the code it teaches through this helper, so the two can never disagree.
-    ``methods`` restricts a class to the listed methods (in that order).
+    ``methods`` restricts a class to the listed methods (in that order). On the website each name
+    links to the package reference page; in Jupyter it reads as the object's full name.
     """
     from IPython.display import Markdown, display
 
-    blocks = []
+    blocks, names = [], []
     for obj in objects:
         if methods is not None and inspect.isclass(obj):
             parts = [textwrap.dedent(inspect.getsource(getattr(obj, m))) for m in methods]
-            src = "\n".join(parts)
-            header = f"# {obj.__module__}.{obj.__qualname__}: " + ", ".join(methods)
-            src = header + "\n" + src
+            src = f"# {obj.__qualname__}: " + ", ".join(methods) + "\n" + "\n".join(parts)
         else:
             src = textwrap.dedent(inspect.getsource(obj))
         blocks.append(f"```python\n{src.rstrip()}\n```")
+        names.append(f"{{py:obj}}`{obj.__module__}.{obj.__qualname__}`")
+    blocks.append("Reference: " + ", ".join(names))
     display(Markdown("\n\n".join(blocks)))
 
 
@@ -73,3 +76,33 @@ def call_or_none(fn: Callable[..., Any], *args: Any) -> Any:
         return fn(*args)
     except NotImplementedError:
         return None
+
+
+def chapter_outline(path: str | Path) -> dict[str, Any]:
+    """Read a chapter notebook's title, learning objectives and time estimate (in minutes).
+
+    The objectives are the bullets right under the "Learning objectives" heading; the time estimate
+    is the first "N minutes" in that cell (``None`` when the chapter gives none).
+    """
+    import nbformat
+
+    path = Path(path)
+    if path.suffix != ".ipynb" or not path.is_file():
+        raise ValueError(f"path must be an existing .ipynb file, got {str(path)!r}")
+    cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"]
+    title = next((ln[2:].strip() for c in cells for ln in c.splitlines() if ln.startswith("# ")), path.stem)
+    objectives: list[str] = []
+    minutes = None
+    for text in cells:
+        match = re.search(r"^#+ *Learning objectives.*$", text, re.M | re.I)
+        if not match:
+            continue
+        for line in text[match.end():].splitlines():
+            if re.match(r"^\s*[-*] ", line):
+                objectives.append(re.sub(r"^\s*[-*] +", "", line).strip())
+            elif line.strip() and objectives:
+                break
+        found = re.search(r"(\d+)\s*min", text)
+        minutes = int(found.group(1)) if found else None
+        break
+    return {"title": title, "objectives": objectives, "minutes": minutes}
