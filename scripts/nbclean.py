@@ -1,5 +1,7 @@
 """Strip notebooks for committing: no outputs, no execution counts, except NBVAL_CHECK_OUTPUT cells.
 
+Checked cells keep their outputs with execution count 1, which nbval needs to compare them.
+
     python scripts/nbclean.py chapters/latent/*.ipynb          # strip
     python scripts/nbclean.py --fill chapters/latent/01_*.ipynb  # execute, keep the checked outputs
 
@@ -25,18 +27,23 @@ def is_checked(cell) -> bool:
 
 
 def strip(nb, keep_checked: bool = True):
-    """Remove outputs and execution counts, keeping outputs of checked cells (counts removed)."""
+    """Remove outputs and execution counts, keeping the outputs of checked cells.
+
+    A checked cell keeps execution count 1 (nbval treats a cell with outputs and no count as unrun),
+    so the stored notebook is the same whatever order it was last run in.
+    """
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        cell.execution_count = None
-        if keep_checked and is_checked(cell):
+        cell.metadata.pop("execution", None)
+        if keep_checked and is_checked(cell) and cell.outputs:
+            cell.execution_count = 1
             for out in cell.outputs:
                 if "execution_count" in out:
-                    out["execution_count"] = None
+                    out["execution_count"] = 1
         else:
+            cell.execution_count = None
             cell.outputs = []
-        cell.metadata.pop("execution", None)
     nb.metadata.pop("widgets", None)
     return nb
 

@@ -1,0 +1,74 @@
+"""The course kit: student versions of the notebooks and the outline read by the instructor guide."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from scratchbook.book import call_or_none, chapter_outline
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("make_student", ROOT / "scripts" / "make_student.py")
+make_student = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_student)
+
+SOLUTION_CODE = '''import math
+
+def area(r: float) -> float:
+    """Area of a disc of radius r."""
+    return math.pi * r ** 2
+
+def double(x):
+    y = 2 * x
+    return y
+
+RESULT = "kept"
+'''
+
+
+def test_stubbed_functions_raise_and_keep_their_docstrings():
+    namespace: dict = {}
+    exec(make_student.stub_functions(SOLUTION_CODE), namespace)
+    for name in ("area", "double"):
+        with pytest.raises(NotImplementedError):
+            namespace[name](1.0)
+    assert namespace["area"].__doc__ == "Area of a disc of radius r."
+    assert namespace["RESULT"] == "kept"
+    assert call_or_none(namespace["area"], 1.0) is None
+
+
+def test_studentize_removes_solutions_and_stubs_tagged_cells():
+    nb = nbformat.v4.new_notebook()
+    exercise = "```{exercise}\n:label: e1\nCompute it.\n```\n"
+    solution = "````{solution} e1\n:class: dropdown\n\n```python\nprint(1)\n```\n````\n"
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(exercise + "\n" + solution + "\nAfter."),
+        nbformat.v4.new_code_cell(SOLUTION_CODE, metadata={"tags": ["solution"]}),
+        nbformat.v4.new_code_cell("def untouched():\n    return 3\n"),
+    ]
+    out = make_student.studentize(nb)
+    assert "{solution}" not in out.cells[0].source and "print(1)" not in out.cells[0].source
+    assert "{exercise}" in out.cells[0].source and "After." in out.cells[0].source
+    assert "NotImplementedError" in out.cells[1].source and "math.pi" not in out.cells[1].source
+    assert out.cells[2].source == "def untouched():\n    return 3\n"
+
+
+def test_chapter_outline_reads_title_objectives_and_time(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# A chapter\n\nWhy it matters."),
+        nbformat.v4.new_markdown_cell(
+            "## Learning objectives\n\n- derive one thing\n- code another\n\n"
+            "**Prerequisites:** none. **Time:** about 45 minutes."
+        ),
+    ]
+    path = tmp_path / "c.ipynb"
+    nbformat.write(nb, path)
+    assert chapter_outline(path) == {
+        "title": "A chapter", "objectives": ["derive one thing", "code another"], "minutes": 45,
+    }
+    with pytest.raises(ValueError, match="path"):
+        chapter_outline(tmp_path / "missing.ipynb")
