@@ -61,14 +61,14 @@ def test_chapter_outline_reads_title_objectives_and_time(tmp_path):
     nb.cells = [
         nbformat.v4.new_markdown_cell("# A chapter\n\nWhy it matters."),
         nbformat.v4.new_markdown_cell(
-            "## Learning objectives\n\n- derive one thing\n- code another\n\n"
+            "## Learning objectives\n\n- derive one thing\n- code another\n  over two lines\n\n"
             "**Prerequisites:** none. **Time:** about 45 minutes."
         ),
     ]
     path = tmp_path / "c.ipynb"
     nbformat.write(nb, path)
     assert chapter_outline(path) == {
-        "title": "A chapter", "objectives": ["derive one thing", "code another"], "minutes": 45,
+        "title": "A chapter", "objectives": ["derive one thing", "code another over two lines"], "minutes": 45,
     }
     with pytest.raises(ValueError, match="path"):
         chapter_outline(tmp_path / "missing.ipynb")

@@ -91,3 +91,23 @@ def test_report_check(capsys):
     assert not book.report_check("x", [1.0], np.array([1.0, 2.0]))
     out = capsys.readouterr().out
     assert "✓ x" in out and "largest difference 0.5" in out and "expected shape" in out
+
+
+def test_interactive_draws_into_an_image_and_redraws_on_change():
+    import ipywidgets as widgets
+
+    seen = []
+
+    def draw(ax, k, kind):
+        seen.append((k, kind))
+        ax.plot(range(k))
+
+    box = plotting.interactive(draw, k=(1, 9, 2), kind=["a", "b"])
+    slider, dropdown, image = box.children
+    assert isinstance(slider, widgets.IntSlider) and isinstance(dropdown, widgets.Dropdown)
+    assert image.value[:8] == b"\x89PNG\r\n\x1a\n"
+    first = bytes(image.value)
+    slider.value = 9
+    assert seen[-1] == (9, "a") and bytes(image.value) != first
+    with pytest.raises(ValueError, match="control"):
+        plotting.interactive(draw)

@@ -100,6 +100,8 @@ def chapter_outline(path: str | Path) -> dict[str, Any]:
         for line in text[match.end():].splitlines():
             if re.match(r"^\s*[-*] ", line):
                 objectives.append(re.sub(r"^\s*[-*] +", "", line).strip())
+            elif objectives and line.startswith(" ") and line.strip():
+                objectives[-1] += " " + line.strip()  # a bullet continued on the next line
             elif line.strip() and objectives:
                 break
         found = re.search(r"(\d+)\s*min", text)

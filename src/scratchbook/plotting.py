@@ -64,23 +64,46 @@ def small_multiples(
 
 
 def interactive(draw: Callable[..., None], figsize: tuple[float, float] = (5, 4), **sliders: Any) -> Any:
-    """Wrap ``draw(ax, **values)`` in ipywidgets sliders; returns the widget (None without ipywidgets).
+    """Sliders that redraw ``draw(ax, **values)``; returns the widget (``None`` without ipywidgets).
 
-    Every interactive cell in the book sits next to a static twin made with :func:`small_multiples`,
-    so the website shows the same picture without a kernel.
+    Each keyword is a control in ipywidgets' shorthand: ``(min, max, step)`` for a slider, a list
+    for a dropdown. The figure is drawn into an ``Image`` widget rather than captured by an
+    ``Output`` widget, so executing the notebook headless (nbval, the book build) never waits on
+    widget output. Every interactive cell in the book sits next to a static twin made with
+    :func:`small_multiples`, so the website shows the same picture without a kernel.
     """
+    import io
+
     try:
         import ipywidgets as widgets
     except ImportError:  # pragma: no cover - ipywidgets is in requirements.txt
         print("ipywidgets is not installed; see the static figure instead.")
         return None
+    if not sliders:
+        raise ValueError("interactive needs at least one control, e.g. k=(1, 10, 1)")
+    controls = {}
+    for name, spec in sliders.items():
+        control = widgets.interactive.widget_from_abbrev(spec)
+        if control is None:
+            raise ValueError(f"{name}: cannot make a control from {spec!r}")
+        control.description = name
+        if hasattr(control, "continuous_update"):
+            control.continuous_update = False
+        controls[name] = control
+    image = widgets.Image(format="png")
 
-    def _update(**values: Any) -> None:
+    def render(*_: Any) -> None:
         fig, ax = plt.subplots(figsize=figsize)
-        draw(ax, **values)
-        plt.show()
+        draw(ax, **{name: control.value for name, control in controls.items()})
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", bbox_inches="tight")
+        plt.close(fig)
+        image.value = buffer.getvalue()
 
-    return widgets.interactive(_update, **sliders)
+    for control in controls.values():
+        control.observe(render, names="value")
+    render()
+    return widgets.VBox([*controls.values(), image])
 
 
 def scatter_embedding(ax: plt.Axes, Y: np.ndarray, color: np.ndarray | None = None, title: str = "", **kw: Any) -> None:
