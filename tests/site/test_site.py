@@ -68,7 +68,7 @@ def test_page_loads_without_errors(browser, site_url, path):
 
 
 @pytest.mark.parametrize("path", CHAPTERS)
-def test_chapter_shows_figures_math_and_dropdown_solutions(browser, site_url, path):
+def test_chapter_shows_figures_math_solutions_and_launch_links(browser, site_url, path):
     page, _ = _open(browser, f"{site_url}/{path}")
     images = page.locator("main .cell_output img")
     assert images.count() >= 1, f"{path}: no figure in the cell outputs"
@@ -81,6 +81,11 @@ def test_chapter_shows_figures_math_and_dropdown_solutions(browser, site_url, pa
     assert not body.is_visible(), f"{path}: the solution is open before it is clicked"
     solution.locator(".admonition-title").click()
     body.wait_for(state="visible", timeout=5_000)
+    notebook = path.replace(".html", ".ipynb")
+    hrefs = page.locator("a[href]").evaluate_all("as => as.map(a => a.href)")
+    for service in ("https://mybinder.org/", "https://colab.research.google.com/"):
+        assert any(h.startswith(service) and h.endswith("/" + notebook) and "/./" not in h for h in hrefs), \
+            f"{path}: no launch link to {service} for {notebook}"
     page.close()
 
 
