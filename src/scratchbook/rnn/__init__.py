@@ -1,0 +1,36 @@
+"""Part I: sequences — a tanh RNN, backpropagation through time, and gradients over long lags."""
+
+from scratchbook.rnn.bptt import (
+    PARAM_NAMES,
+    grads_from_torch,
+    init_rnn_params,
+    numerical_gradient,
+    params_from_torch,
+    rnn_backward,
+    rnn_forward,
+    rnn_loss_and_grads,
+    rnn_step,
+    rnn_step_backward,
+    sequence_loss,
+    sequence_loss_grad,
+    to_torch,
+)
+from scratchbook.rnn.gradients import (
+    clip_grad_norm,
+    grad_norm,
+    jacobian_norms,
+    jacobian_product,
+    set_spectral_radius,
+    spectral_radius,
+    step_jacobian,
+)
+from scratchbook.rnn.optim import adam_step, gradient_step
+from scratchbook.rnn.tasks import temporal_xor
+
+__all__: list[str] = [
+    "PARAM_NAMES", "init_rnn_params", "rnn_step", "rnn_forward", "sequence_loss", "sequence_loss_grad",
+    "rnn_step_backward", "rnn_backward", "rnn_loss_and_grads", "numerical_gradient",
+    "to_torch", "params_from_torch", "grads_from_torch", "gradient_step", "adam_step",
+    "spectral_radius", "set_spectral_radius", "step_jacobian", "jacobian_product", "jacobian_norms",
+    "grad_norm", "clip_grad_norm", "temporal_xor",
+]

@@ -1,0 +1,100 @@
+"""Checkers for the exercises of Part I: call one with your function to see whether it is right."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scratchbook.book import call_or_none, report_check
+
+__all__: list[str] = []
+
+NOT_DONE = "Not implemented yet: write the function, then run the cell again."
+
+
+def _small_sequence(seed: int = 0, T: int = 6, D: int = 3, H: int = 4, O: int = 2):
+    """One short sequence, random weights, its states and random output gradients ∂L/∂y_t."""
+    from scratchbook.rnn.bptt import init_rnn_params, rnn_forward
+
+    rng = np.random.default_rng(seed)
+    params = init_rnn_params(D, H, O, random_state=seed)
+    params["weight_hh"] = params["weight_hh"] * 3.0  # larger recurrent weights: a less trivial check
+    x = rng.normal(size=(T, D))
+    hs, _ = rnn_forward(x, params)
+    return x, hs, rng.normal(size=(T, O)), params
+
+
+# --- Chapter 1: backpropagation through time ----------------------------------------------------
+
+
+def check_input_gradient(fn) -> bool:
+    """Check ``fn(x, hs, dys, params) -> dx`` (T×D): the gradient of the loss with respect to each x_t.
+
+    The reference is torch's autograd on a ``torch.nn.RNN`` holding the same weights.
+    """
+    import torch
+
+    from scratchbook.rnn.bptt import to_torch
+
+    x, hs, dys, params = _small_sequence()
+    answer = call_or_none(fn, x, hs, dys, params)
+    if answer is None:
+        print(NOT_DONE)
+        return False
+    rnn, readout = to_torch(params)
+    xt = torch.from_numpy(x).requires_grad_()
+    ys = readout(rnn(xt)[0])
+    (ys * torch.from_numpy(dys)).sum().backward()   # a loss whose ∂L/∂y_t is dys
+    return report_check("∂L/∂x_t for every t", answer, xt.grad.numpy(), rtol=1e-8, atol=1e-10,
+                        hint="∂L/∂x_t = W_ihᵀ ε_t, with ε_t = (1 − h_t²) ⊙ δ_t "
+                             "from the backward recursion.")
+
+
+__all__ += ["check_input_gradient"]
+
+
+# --- Chapter 2: vanishing and exploding gradients -----------------------------------------------
+
+
+def check_jacobian_product(fn) -> bool:
+    """Check ``fn(hs, weight_hh, k) -> ∂h_T/∂h_k`` (H×H) for a few k, for one sequence of states."""
+    from scratchbook.rnn.gradients import jacobian_product
+
+    _, hs, _, params = _small_sequence(seed=1)
+    ok = True
+    for k in (len(hs) - 1, len(hs) - 2, 0):
+        answer = call_or_none(fn, hs, params["weight_hh"], k)
+        if answer is None:
+            print(NOT_DONE)
+            return False
+        ok &= report_check(f"∂h_T/∂h_k with T − k = {len(hs) - 1 - k}", answer,
+                           jacobian_product(hs, params["weight_hh"], k), rtol=1e-8, atol=1e-12,
+                           hint="Multiply diag(1 − h_t²) W_hh for t = k+1, …, T, the latest step "
+                                "on the left; with k = T the product is empty (the identity).")
+    return bool(ok)
+
+
+def check_clip_grad_norm(fn) -> bool:
+    """Check ``fn(grads, max_norm) -> clipped grads`` (a dict like grads) above and below the norm."""
+    from scratchbook.rnn.gradients import clip_grad_norm, grad_norm
+
+    rng = np.random.default_rng(2)
+    grads = {"weight_hh": rng.normal(size=(3, 3)), "bias_ih": rng.normal(size=3)}
+    total = grad_norm(grads)
+    ok = True
+    for max_norm, case in ((total / 4, "norm above max_norm"), (total * 2, "norm below max_norm")):
+        answer = call_or_none(fn, {k: v.copy() for k, v in grads.items()}, max_norm)
+        if answer is None:
+            print(NOT_DONE)
+            return False
+        if not isinstance(answer, dict) or set(answer) != set(grads):
+            print(f"✗ fn must return a dict with the keys {sorted(grads)}.")
+            return False
+        expected, _ = clip_grad_norm(grads, max_norm)
+        for key in grads:
+            ok &= report_check(f"{key}, {case}", answer[key], expected[key], rtol=1e-5, atol=1e-9,
+                               hint="One norm for all arrays together; scale every array by the same "
+                                    "factor min(1, max_norm / norm).")
+    return bool(ok)
+
+
+__all__ += ["check_jacobian_product", "check_clip_grad_norm"]
