@@ -1,0 +1,86 @@
+"""What every supervised Mahalanobis learner of Part II shares: input checks, labels, transform.
+
+A learner fits a linear map L (``components_``, k×d) and thereby the metric M = LᵀL
+(``get_mahalanobis_matrix``); ``transform`` maps x to Lx, so Euclidean distances after the
+transform are the learned Mahalanobis distances before it. Subclasses implement ``_fit(X, y)``,
+which receives validated float data and labels encoded as 0, 1, …, and returns L.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from scratchbook.metric.distances import mahalanobis_distances
+
+__all__ = ["MahalanobisMixin"]
+
+
+class MahalanobisMixin(TransformerMixin, BaseEstimator):
+    """Base class of the supervised metric learners: ``fit(X, y)``, ``transform`` and the metric M.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        The linear map L; the learned metric is M = LᵀL.
+    classes_ : ndarray of shape (n_classes,)
+        The labels seen in ``fit``.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    """
+
+    def _validate(self, X, y=None, reset: bool = True):
+        """scikit-learn's checks of X (and y), naming X when it is not 2-D."""
+        try:
+            if y is None:
+                return validate_data(self, X, dtype=np.float64, reset=reset)
+            return validate_data(self, X, y, dtype=np.float64, reset=reset, ensure_min_samples=2)
+        except ValueError as err:
+            if "Expected 2D array" in str(err):
+                raise ValueError(f"X must be 2-D of shape (n_samples, n_features). {err}") from None
+            raise
+
+    def fit(self, X, y):
+        """Learn the metric from data X (n×d) and class labels y (n,)."""
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        X, y = self._validate(X, y, reset=True)
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(f"y must contain at least 2 classes, got {len(self.classes_)}")
+        self.components_ = self._fit(X, encoder.transform(y))
+        return self
+
+    def _fit(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def transform(self, X):
+        """Map each row x to Lx: Euclidean distances between outputs are learned distances."""
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        return X @ self.components_.T
+
+    def get_mahalanobis_matrix(self) -> np.ndarray:
+        """The learned metric M = LᵀL (d×d, symmetric positive semidefinite)."""
+        check_is_fitted(self)
+        return self.components_.T @ self.components_
+
+    def pairwise_distances(self, X, Y=None) -> np.ndarray:
+        """Learned distances d_M(x_i, y_j) between the rows of X and of Y (default Y = X)."""
+        check_is_fitted(self)
+        XL = self.transform(X)
+        return mahalanobis_distances(XL, None if Y is None else self.transform(Y))  # ‖Lx − Ly‖
+
+    @property
+    def _n_features_out(self) -> int:
+        return self.components_.shape[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags

@@ -1,0 +1,116 @@
+"""Checkers for the exercises of Part II: call one with your answer to see whether it is right."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scratchbook.book import call_or_none, report_check
+
+__all__: list[str] = []
+
+
+def _not_done(answer) -> bool:
+    """Print the verdict for an exercise whose function still raises NotImplementedError."""
+    if answer is None:
+        print("Not implemented yet: replace `raise NotImplementedError` with your code and run the cell again.")
+        return True
+    return False
+
+
+def _psd(rng, d: int, rank: int) -> np.ndarray:
+    """A random d×d PSD matrix of the given rank."""
+    U = rng.normal(size=(rank, d))
+    return U.T @ U
+
+
+# --- Distances (chapter 1) ---------------------------------------------------------------------
+
+
+def check_mahalanobis(fn) -> bool:
+    """Check ``fn(X, Y, M) -> D`` (n×m): the generalized Mahalanobis distances between rows of X and Y."""
+    from scratchbook.metric.distances import mahalanobis_distances
+
+    rng = np.random.default_rng(0)
+    ok = True
+    for d, rank in ((3, 3), (5, 2)):  # a full-rank and a low-rank metric
+        X, Y, M = rng.normal(size=(6, d)), rng.normal(size=(4, d)), _psd(rng, d, rank)
+        answer = call_or_none(fn, X, Y, M)
+        if _not_done(answer):
+            return False
+        ok &= report_check(f"distances with a rank-{rank} metric in d={d}", answer, mahalanobis_distances(X, Y, M),
+                           hint="D[i, j] = sqrt((x_i − y_j)ᵀ M (x_i − y_j)); return distances, not squares.")
+    return bool(ok)
+
+
+def check_project_psd(fn) -> bool:
+    """Check ``fn(M) -> P``: the PSD matrix nearest to a symmetric M in the Frobenius norm."""
+    from scratchbook.metric.distances import project_psd
+
+    rng = np.random.default_rng(1)
+    ok = True
+    for d in (2, 5):
+        B = rng.normal(size=(d, d))
+        M = (B + B.T) / 2  # symmetric, with eigenvalues of both signs
+        answer = call_or_none(fn, M)
+        if _not_done(answer):
+            return False
+        ok &= report_check(f"projection of a {d}×{d} symmetric matrix", answer, project_psd(M),
+                           hint="Eigendecompose M = UΛUᵀ, set the negative eigenvalues to 0, rebuild.")
+    return bool(ok)
+
+
+__all__ += ["check_mahalanobis", "check_project_psd"]
+
+
+# --- Probabilistic metric learning (chapter 3) ---------------------------------------------------
+
+
+def check_nca_objective(fn) -> bool:
+    """Check ``fn(L, X, y) -> (f, grad)``: NCA's objective f(L) = Σ_i p_i and its gradient (k×d)."""
+    from scratchbook.metric.nca import nca_loss_grad
+
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(15, 4)), rng.integers(0, 3, size=15)
+    L = 0.7 * rng.normal(size=(2, 4))
+    answer = call_or_none(fn, L, X, y)
+    if _not_done(answer):
+        return False
+    if not isinstance(answer, tuple) or len(answer) != 2:
+        print("✗ fn must return a pair (f, grad).")
+        return False
+    loss, grad = nca_loss_grad(L, X, y[:, None] == y[None, :])
+    ok_f = report_check("objective Σ_i p_i", answer[0], -loss,
+                        hint="p_ij is a softmax over j ≠ i of −‖Lx_i − Lx_j‖²; "
+                             "p_i sums p_ij over i's class.")
+    ok_g = report_check("gradient ∂f/∂L", answer[1], -grad.reshape(L.shape),
+                        hint="2L Σ_i (p_i Σ_k p_ik v_ik v_ikᵀ − Σ_{j in C_i} p_ij v_ij v_ijᵀ), "
+                             "v_ij = x_i − x_j.")
+    return ok_f and ok_g
+
+
+def check_bregman_step(fn) -> bool:
+    """Check ``fn(A, v, delta, xi, lam, gamma) -> (A, xi, lam)``: one ITML Bregman projection."""
+    from scratchbook.metric.itml import bregman_step
+
+    rng = np.random.default_rng(3)
+    A = _psd(rng, 4, 4) + np.eye(4)
+    v = rng.normal(size=4)
+    p = float(v @ A @ v)
+    ok = True
+    # a violated similarity, a violated dissimilarity, and a satisfied constraint with λ > 0
+    for delta, xi, lam in ((1, 0.5 * p, 0.0), (-1, 2.0 * p, 0.0), (1, 2.0 * p, 0.3)):
+        answer = call_or_none(fn, A.copy(), v, delta, xi, lam, 1.0)
+        if _not_done(answer):
+            return False
+        if not isinstance(answer, tuple) or len(answer) != 3:
+            print("✗ fn must return a triple (A, xi, lam).")
+            return False
+        expected = bregman_step(A.copy(), v, delta, xi, lam, 1.0)
+        kind = "similar" if delta == 1 else "dissimilar"
+        for name, got, want in zip(("A", "ξ", "λ"), answer, expected):
+            ok &= report_check(f"{name} after projecting a {kind} pair (ξ = {xi / p:.1f}·p, λ = {lam})", got, want,
+                               hint="α = min(λ, δ/2 (1/p − γ/ξ)), β = δα/(1 − δαp), then ξ, λ and A.")
+    return bool(ok)
+
+
+__all__ += ["check_nca_objective", "check_bregman_step"]
