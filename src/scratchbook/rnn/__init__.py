@@ -1,4 +1,4 @@
-"""Part I: sequences — a tanh RNN, backpropagation through time, and gradients over long lags."""
+"""Part I: sequences — a tanh RNN, backpropagation through time, gradients over long lags, LSTM and GRU."""
 
 from scratchbook.rnn.bptt import (
     PARAM_NAMES,
@@ -24,8 +24,12 @@ from scratchbook.rnn.gradients import (
     spectral_radius,
     step_jacobian,
 )
+from scratchbook.rnn.gru import GRU, gru_cell, gru_step
+from scratchbook.rnn.lstm import LSTM, lstm_cell, lstm_step
+from scratchbook.rnn.lstm import VARIANTS as LSTM_VARIANTS
 from scratchbook.rnn.optim import adam_step, gradient_step
-from scratchbook.rnn.tasks import temporal_xor
+from scratchbook.rnn.tasks import adding_problem, temporal_xor
+from scratchbook.rnn.training import train_adding
 
 __all__: list[str] = [
     "PARAM_NAMES", "init_rnn_params", "rnn_step", "rnn_forward", "sequence_loss", "sequence_loss_grad",
@@ -33,4 +37,6 @@ __all__: list[str] = [
     "to_torch", "params_from_torch", "grads_from_torch", "gradient_step", "adam_step",
     "spectral_radius", "set_spectral_radius", "step_jacobian", "jacobian_product", "jacobian_norms",
     "grad_norm", "clip_grad_norm", "temporal_xor",
+    "LSTM", "LSTM_VARIANTS", "lstm_cell", "lstm_step", "GRU", "gru_cell", "gru_step", "adding_problem",
+    "train_adding",
 ]

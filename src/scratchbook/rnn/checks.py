@@ -98,3 +98,66 @@ def check_clip_grad_norm(fn) -> bool:
 
 
 __all__ += ["check_jacobian_product", "check_clip_grad_norm"]
+
+
+# --- Chapters 4 and 5: LSTM and GRU -------------------------------------------------------------
+
+
+def _cell_problem(kind: str, seed: int = 3, B: int = 3, D: int = 2, H: int = 4):
+    """A torch cell with random float64 weights, an input and states, as NumPy arrays."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    cell = getattr(torch.nn, kind)(D, H).double()
+    with torch.no_grad():
+        for p in cell.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64))
+    x, h, c = (torch.randn(B, n, generator=gen, dtype=torch.float64) for n in (D, H, H))
+    weights = [p.detach().numpy() for p in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
+    return cell, x, h, c, weights
+
+
+def check_lstm_step(fn) -> bool:
+    """Check ``fn(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh) -> (h_t, c_t)`` (NumPy arrays).
+
+    Gate order i, f, g, o as in torch; the reference is ``torch.nn.LSTMCell`` with the same weights.
+    """
+    import torch
+
+    cell, x, h, c, weights = _cell_problem("LSTMCell")
+    answer = call_or_none(fn, x.numpy(), h.numpy(), c.numpy(), *weights)
+    if answer is None:
+        print(NOT_DONE)
+        return False
+    if not (isinstance(answer, (tuple, list)) and len(answer) == 2):
+        print("✗ fn must return a pair (h_t, c_t).")
+        return False
+    with torch.no_grad():
+        h_ref, c_ref = cell(x, (h, c))
+    hint = "Split the pre-activations into i, f, g, o (in that order); c_t = f ⊙ c + i ⊙ g."
+    ok = report_check("c_t", answer[1], c_ref.numpy(), rtol=1e-8, atol=1e-10, hint=hint)
+    ok &= report_check("h_t", answer[0], h_ref.numpy(), rtol=1e-8, atol=1e-10,
+                       hint="h_t = o ⊙ tanh(c_t), with the new cell state.")
+    return bool(ok)
+
+
+def check_gru_step(fn) -> bool:
+    """Check ``fn(x, h, weight_ih, weight_hh, bias_ih, bias_hh) -> h_t`` (NumPy), torch's convention.
+
+    Gate order r, z, n; the reference is ``torch.nn.GRUCell`` with the same weights.
+    """
+    import torch
+
+    cell, x, h, _, weights = _cell_problem("GRUCell", seed=4)
+    answer = call_or_none(fn, x.numpy(), h.numpy(), *weights)
+    if answer is None:
+        print(NOT_DONE)
+        return False
+    with torch.no_grad():
+        expected = cell(x, h).numpy()
+    return report_check("h_t", answer, expected, rtol=1e-8, atol=1e-10,
+                        hint="torch applies r to (W_hn h + b_hn), after the product, and mixes "
+                             "h_t = (1 − z) ⊙ n + z ⊙ h.")
+
+
+__all__ += ["check_lstm_step", "check_gru_step"]

@@ -1,0 +1,236 @@
+"""The from-scratch LSTM and GRU against torch.nn.LSTM/GRU, and each LSTM variant against its formula.
+
+Tolerances (float64 throughout): with the same weights, ours and torch's compute the same sums in a
+different order, so outputs, final states and gradients agree to 1e-10. Each variant is checked on
+one step against an independent formula written out here with NumPy, to 1e-12.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from scratchbook.rnn import GRU, LSTM, LSTM_VARIANTS, adding_problem, gru_step, lstm_step, train_adding
+from scratchbook.rnn import checks
+
+D, H = 3, 4
+
+
+def _pair(kind, num_layers, bidirectional, batch_first, **kw):
+    torch.manual_seed(0)
+    theirs = getattr(torch.nn, kind)(D, H, num_layers, bidirectional=bidirectional, batch_first=batch_first).double()
+    ours = {"LSTM": LSTM, "GRU": GRU}[kind](D, H, num_layers, bidirectional=bidirectional,
+                                             batch_first=batch_first, **kw).double()
+    return ours, theirs
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("num_layers", [1, 3])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_matches_torch_after_load_state_dict(kind, num_layers, bidirectional, batch_first):
+    ours, theirs = _pair(kind, num_layers, bidirectional, batch_first)
+    assert [(k, v.shape) for k, v in ours.state_dict().items()] == \
+        [(k, v.shape) for k, v in theirs.state_dict().items()]
+    ours.load_state_dict(theirs.state_dict())
+    gen = torch.Generator().manual_seed(1)
+    T, B, dirs = 6, 2, 2 if bidirectional else 1
+    shape = (B, T, D) if batch_first else (T, B, D)
+    x = torch.randn(shape, dtype=torch.float64, generator=gen)
+    state = [torch.randn(num_layers * dirs, B, H, dtype=torch.float64, generator=gen) for _ in range(2)]
+    hx = tuple(state) if kind == "LSTM" else state[0]
+    results = []
+    for module in (ours, theirs):
+        xi = x.clone().requires_grad_()
+        out, final = module(xi, hx)
+        finals = final if kind == "LSTM" else (final,)
+        weights = torch.randn(out.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+        ((out * weights).sum() + sum(f.square().sum() for f in finals)).backward()
+        grads = [p.grad.clone() for p in module.parameters()]
+        results.append((out.detach(), [f.detach() for f in finals], xi.grad, grads))
+    (o1, f1, g1, p1), (o2, f2, g2, p2) = results
+    assert o1.shape == o2.shape
+    assert torch.allclose(o1, o2, rtol=0, atol=1e-10)
+    assert all(torch.allclose(a, b, rtol=0, atol=1e-10) for a, b in zip(f1, f2))
+    assert torch.allclose(g1, g2, rtol=0, atol=1e-10)
+    assert all(torch.allclose(a, b, rtol=0, atol=1e-10) for a, b in zip(p1, p2))
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_unbatched_input_and_default_state_match_torch(kind):
+    ours, theirs = _pair(kind, 2, True, False)
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(5, D, dtype=torch.float64)
+    out1, f1 = ours(x)
+    out2, f2 = theirs(x)
+    assert torch.allclose(out1, out2, atol=1e-10)
+    f1, f2 = (f1, f2) if kind == "LSTM" else ((f1,), (f2,))
+    assert all(torch.allclose(a, b, atol=1e-10) for a, b in zip(f1, f2))
+
+
+def test_state_dict_moves_back_to_torch():
+    ours, theirs = _pair("LSTM", 2, False, False)
+    theirs.load_state_dict(ours.state_dict())
+    x = torch.randn(4, 2, D, dtype=torch.float64)
+    assert torch.allclose(ours(x)[0], theirs(x)[0], atol=1e-10)
+
+
+# --- the variants, one step each, against NumPy formulas --------------------------------------
+
+
+def _sigmoid(a):
+    return 1 / (1 + np.exp(-a))
+
+
+def _numpy_lstm_step(x, h, c, W, U, b, variant, peep=None, R=None, prev=None):
+    """One step of each variant written out independently (gate order i, f, g, o)."""
+    z = x @ W.T + h @ U.T + b
+    zi, zf, zg, zo = np.split(z, 4, axis=-1)
+    if peep is not None:
+        zi, zf = zi + peep[0] * c, zf + peep[1] * c
+    if R is not None:
+        extra = prev @ R.T
+        zi, zf, zo = zi + extra[:, :H], zf + extra[:, H:2 * H], zo + extra[:, 2 * H:]
+    i = np.ones_like(zi) if variant == "no_input_gate" else _sigmoid(zi)
+    f = {"no_forget_gate": np.ones_like(zf), "coupled": 1 - i}.get(variant, _sigmoid(zf))
+    g = zg if variant == "no_input_activation" else np.tanh(zg)
+    c_new = f * c + i * g
+    if peep is not None:
+        zo = zo + peep[2] * c_new
+    o = np.ones_like(zo) if variant == "no_output_gate" else _sigmoid(zo)
+    h_new = o * (c_new if variant == "no_output_activation" else np.tanh(c_new))
+    return h_new, c_new
+
+
+@pytest.mark.parametrize("variant", LSTM_VARIANTS)
+def test_each_variant_matches_its_formula_for_two_steps(variant):
+    torch.manual_seed(3)
+    model = LSTM(D, H, variant=variant).double()
+    p = {k: v.detach().numpy() for k, v in model.named_parameters()}
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 5, D))
+    h0, c0 = rng.normal(size=(2, 1, 5, H))
+    out, (h_n, c_n) = model(torch.from_numpy(x), (torch.from_numpy(h0), torch.from_numpy(c0)))
+    h, c, prev = h0[0], c0[0], np.zeros((5, 3 * H))
+    for t in range(2):
+        h_new, c_new = _numpy_lstm_step(x[t], h, c, p["weight_ih_l0"], p["weight_hh_l0"],
+                                        p["bias_ih_l0"] + p["bias_hh_l0"], variant,
+                                        p.get("weight_peep_l0"), p.get("weight_gate_l0"), prev)
+        # the gates of this step, for the full gate recurrence of the next one
+        z = x[t] @ p["weight_ih_l0"].T + h @ p["weight_hh_l0"].T + p["bias_ih_l0"] + p["bias_hh_l0"]
+        if "weight_gate_l0" in p:
+            z_ifo = np.concatenate([z[:, :2 * H], z[:, 3 * H:]], axis=1) + prev @ p["weight_gate_l0"].T
+            prev = _sigmoid(z_ifo)
+        h, c = h_new, c_new
+        np.testing.assert_allclose(out[t].detach().numpy(), h, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(c_n[0].detach().numpy(), c, rtol=0, atol=1e-12)
+
+
+def test_extra_parameters_of_peephole_and_gate_recurrence():
+    names = dict(LSTM(D, H, 2, bidirectional=True, variant="peephole").named_parameters())
+    assert names["weight_peep_l1_reverse"].shape == (3, H)
+    gates = dict(LSTM(D, H, variant="full_gate_recurrence").named_parameters())
+    assert gates["weight_gate_l0"].shape == (3 * H, 3 * H)
+    assert set(dict(LSTM(D, H, variant="coupled").named_parameters())) == \
+        set(dict(torch.nn.LSTM(D, H).named_parameters()))
+
+
+def test_no_forget_gate_is_vanilla_with_a_saturated_forget_gate():
+    ours, theirs = _pair("LSTM", 1, False, False)
+    state = theirs.state_dict()
+    state["bias_ih_l0"][H:2 * H] = 1e3              # σ(1000) = 1 exactly in float64
+    theirs.load_state_dict(state)
+    nfg = LSTM(D, H, variant="no_forget_gate").double()
+    nfg.load_state_dict(state)
+    x = torch.randn(7, 2, D, dtype=torch.float64)
+    assert torch.allclose(nfg(x)[0], theirs(x)[0], rtol=0, atol=1e-12)
+
+
+def test_coupled_with_equal_gates_and_original_gru_step():
+    # coupled: with the forget rows set to minus the input rows, σ(−z) = 1 − σ(z) gives vanilla
+    ours, theirs = _pair("LSTM", 1, False, False)
+    state = theirs.state_dict()
+    for key in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+        state[key][H:2 * H] = -state[key][:H]
+    theirs.load_state_dict(state)
+    coupled = LSTM(D, H, variant="coupled").double()
+    coupled.load_state_dict(state)
+    x = torch.randn(5, 2, D, dtype=torch.float64)
+    assert torch.allclose(coupled(x)[0], theirs(x)[0], rtol=0, atol=1e-12)
+    # Cho et al.'s GRU: n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn), written out with NumPy
+    rng = np.random.default_rng(1)
+    W, U = rng.normal(size=(3 * H, D)), rng.normal(size=(3 * H, H))
+    b, c = rng.normal(size=3 * H), rng.normal(size=3 * H)
+    xt, h = rng.normal(size=(2, D)), rng.normal(size=(2, H))
+    r = _sigmoid(xt @ W[:H].T + b[:H] + h @ U[:H].T + c[:H])
+    z = _sigmoid(xt @ W[H:2 * H].T + b[H:2 * H] + h @ U[H:2 * H].T + c[H:2 * H])
+    n = np.tanh(xt @ W[2 * H:].T + b[2 * H:] + (r * h) @ U[2 * H:].T + c[2 * H:])
+    got = gru_step(*map(torch.from_numpy, (xt, h, W, U, b, c)), reset_after=False)
+    np.testing.assert_allclose(got.numpy(), (1 - z) * n + z * h, rtol=0, atol=1e-12)
+
+
+def test_steps_match_torch_cells():
+    torch.manual_seed(4)
+    cell, gcell = torch.nn.LSTMCell(D, H).double(), torch.nn.GRUCell(D, H).double()
+    x, h, c = torch.randn(2, D).double(), torch.randn(2, H).double(), torch.randn(2, H).double()
+    h1, c1 = lstm_step(x, h, c, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
+    h2, c2 = cell(x, (h, c))
+    assert torch.allclose(h1, h2, atol=1e-12) and torch.allclose(c1, c2, atol=1e-12)
+    assert torch.allclose(gru_step(x, h, gcell.weight_ih, gcell.weight_hh, gcell.bias_ih, gcell.bias_hh),
+                          gcell(x, h), atol=1e-12)
+
+
+def test_adding_problem_and_training_reduce_the_error():
+    x, y = adding_problem(50, 12, random_state=0)
+    assert x.shape == (12, 50, 2) and y.shape == (50, 1)
+    assert np.all(x[:, :, 1].sum(axis=0) == 2)
+    np.testing.assert_allclose((x[:, :, 0] * x[:, :, 1]).sum(axis=0), y[:, 0])
+    torch.manual_seed(0)
+    result = train_adding(GRU(2, 8), length=5, steps=150, lr=2e-2)
+    assert result["test_mse"] < 0.5 / 6            # well below predicting the mean (1/6)
+
+
+def test_checkers_accept_the_right_answer_and_reject_a_wrong_one(capsys):
+    def lstm_numpy(x, h, c, W_ih, W_hh, b_ih, b_hh):
+        return _numpy_lstm_step(x, h, c, W_ih, W_hh, b_ih + b_hh, "vanilla")
+
+    assert checks.check_lstm_step(lstm_numpy)
+    assert not checks.check_lstm_step(lambda x, h, c, *w: (h, c))
+    assert not checks.check_lstm_step(lambda *a: (_ for _ in ()).throw(NotImplementedError))
+
+    def gru_numpy(x, h, W_ih, W_hh, b_ih, b_hh):
+        return gru_step(*map(torch.from_numpy, (x, h, W_ih, W_hh, b_ih, b_hh))).numpy()
+
+    assert checks.check_gru_step(gru_numpy)
+    assert not checks.check_gru_step(lambda x, h, *w: h)
+    capsys.readouterr()
+
+
+def test_bad_input_names_the_argument():
+    with pytest.raises(ValueError, match="variant must be one of"):
+        LSTM(D, H, variant="tiny")
+    with pytest.raises(ValueError, match="variant must be one of"):
+        lstm_step(*[torch.zeros(1, 4 * H)] * 3, torch.zeros(4 * H, 4 * H), torch.zeros(4 * H, 4 * H),
+                  torch.zeros(4 * H), torch.zeros(4 * H), variant="nope")
+    with pytest.raises(ValueError, match="hidden_size must be >= 1"):
+        GRU(D, 0)
+    with pytest.raises(TypeError, match="num_layers must be an int"):
+        LSTM(D, H, num_layers=1.5)
+    with pytest.raises(TypeError, match="bidirectional must be a bool"):
+        GRU(D, H, bidirectional="yes")
+    model = LSTM(D, H)
+    with pytest.raises(ValueError, match="input must have 3 features"):
+        model(torch.randn(4, 2, D + 1))
+    with pytest.raises(ValueError, match="input must be 2-D"):
+        model(torch.randn(4))
+    with pytest.raises(TypeError, match="input must be a torch.Tensor"):
+        model(np.zeros((4, 2, D)))
+    with pytest.raises(ValueError, match=r"h_0 must have shape \(1, 2, 4\)"):
+        model(torch.randn(4, 2, D), (torch.zeros(1, 3, H), torch.zeros(1, 2, H)))
+    with pytest.raises(TypeError, match="hx must be None or a pair"):
+        model(torch.randn(4, 2, D), torch.zeros(1, 2, H))
+    with pytest.raises(ValueError, match="hx must have shape"):
+        GRU(D, H)(torch.randn(4, 2, D), torch.zeros(2, 2, H))
+    with pytest.raises(ValueError, match="length must be >= 2"):
+        adding_problem(3, 1)
