@@ -1,4 +1,5 @@
-"""Part I: sequences — a tanh RNN, backpropagation through time, gradients over long lags, LSTM and GRU."""
+"""Part I: sequences — a tanh RNN, backpropagation through time, gradients over long lags, remedies without
+gates and echo state networks, LSTM and GRU."""
 
 from scratchbook.rnn.bptt import (
     PARAM_NAMES,
@@ -24,11 +25,13 @@ from scratchbook.rnn.gradients import (
     spectral_radius,
     step_jacobian,
 )
+from scratchbook.rnn.esn import EchoStateNetwork, reservoir_step, ridge_readout, run_reservoir
 from scratchbook.rnn.gru import GRU, gru_cell, gru_step
 from scratchbook.rnn.lstm import LSTM, lstm_cell, lstm_step
 from scratchbook.rnn.lstm import VARIANTS as LSTM_VARIANTS
 from scratchbook.rnn.optim import adam_step, gradient_step
-from scratchbook.rnn.tasks import adding_problem, temporal_xor
+from scratchbook.rnn.remedies import LeakyRNN, identity_init, input_sensitivity
+from scratchbook.rnn.tasks import adding_problem, mackey_glass, temporal_xor
 from scratchbook.rnn.training import train_adding
 
 __all__: list[str] = [
@@ -39,4 +42,6 @@ __all__: list[str] = [
     "grad_norm", "clip_grad_norm", "temporal_xor",
     "LSTM", "LSTM_VARIANTS", "lstm_cell", "lstm_step", "GRU", "gru_cell", "gru_step", "adding_problem",
     "train_adding",
+    "LeakyRNN", "identity_init", "input_sensitivity", "EchoStateNetwork", "reservoir_step", "run_reservoir", "ridge_readout",
+    "mackey_glass",
 ]

@@ -161,3 +161,32 @@ def check_gru_step(fn) -> bool:
 
 
 __all__ += ["check_lstm_step", "check_gru_step"]
+
+
+# --- Chapter 3: remedies without gates ----------------------------------------------------------
+
+
+def check_reservoir_step(fn) -> bool:
+    """Check ``fn(x_prev, u, W_in, W_res, bias, leak_rate) -> x_t``, the leaky reservoir update (NumPy).
+
+    The reference is ``scratchbook.rnn.esn.reservoir_step``, for a full leak and a small one.
+    """
+    from scratchbook.rnn.esn import reservoir_step
+
+    rng = np.random.default_rng(5)
+    x, u = rng.uniform(-1, 1, size=6), rng.normal(size=2)
+    W_in, W_res, bias = rng.normal(size=(6, 2)), rng.normal(size=(6, 6)) / 3, rng.normal(size=6)
+    ok = True
+    for leak_rate in (1.0, 0.2):
+        answer = call_or_none(fn, x.copy(), u, W_in, W_res, bias, leak_rate)
+        if answer is None:
+            print(NOT_DONE)
+            return False
+        ok &= report_check(f"x_t with leak rate {leak_rate}", answer,
+                           reservoir_step(x, u, W_in, W_res, bias, leak_rate), rtol=1e-10, atol=1e-12,
+                           hint="Mix the old state and the new tanh: (1 − α) x_{t−1} + α tanh(W_in u_t + "
+                                "W_res x_{t−1} + b).")
+    return bool(ok)
+
+
+__all__ += ["check_reservoir_step"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from scratchbook._validation import check_int
+from scratchbook._validation import check_int, check_real
 
-__all__ = ["temporal_xor", "adding_problem"]
+__all__ = ["temporal_xor", "adding_problem", "mackey_glass"]
 
 
 def temporal_xor(
@@ -47,3 +47,35 @@ def adding_problem(
     markers[second, cols] = 1.0
     targets = (values[first, cols] + values[second, cols])[:, None]
     return np.stack([values, markers], axis=-1), targets
+
+
+def mackey_glass(
+    n_steps: int, tau: float = 17.0, beta: float = 0.2, gamma: float = 0.1, n: float = 10.0,
+    dt: float = 0.1, sample_every: int = 10, burn_in: int = 500, x0: float = 1.2,
+    random_state: int | np.random.Generator | None = None,
+) -> np.ndarray:
+    """A Mackey–Glass series of ``n_steps`` samples, Eq. (esn-mackey-glass) of chapter 3, shape (n_steps,).
+
+    dx/dt = β x(t − τ) / (1 + x(t − τ)ⁿ) − γ x(t), integrated with Euler steps of ``dt`` from a
+    history equal to ``x0`` plus a little noise drawn from ``random_state``; one sample is kept
+    every ``sample_every`` steps (one time unit by default) after ``burn_in`` samples are dropped.
+    With the defaults, τ = 17 gives the classic chaotic series and small τ a periodic one.
+    """
+    n_steps = check_int("n_steps", n_steps, low=1)
+    tau = check_real("tau", tau, low=0.0, strict_low=True)
+    beta = check_real("beta", beta, low=0.0)
+    gamma = check_real("gamma", gamma, low=0.0)
+    n = check_real("n", n, low=0.0)
+    dt = check_real("dt", dt, low=0.0, strict_low=True)
+    sample_every = check_int("sample_every", sample_every, low=1)
+    burn_in = check_int("burn_in", burn_in, low=0)
+    x0 = check_real("x0", x0, low=0.0, strict_low=True)
+    lag = max(1, int(round(tau / dt)))           # the delay in Euler steps
+    rng = np.random.default_rng(random_state)
+    total = (n_steps + burn_in) * sample_every
+    x = np.empty(lag + total + 1)
+    x[: lag + 1] = x0 + 0.01 * rng.standard_normal(lag + 1)   # the initial history on [−τ, 0]
+    for t in range(lag, lag + total):
+        delayed = x[t - lag]
+        x[t + 1] = x[t] + dt * (beta * delayed / (1.0 + delayed**n) - gamma * x[t])
+    return x[lag + 1 + burn_in * sample_every :: sample_every][:n_steps].copy()

@@ -1,0 +1,133 @@
+"""Echo state networks: a fixed random reservoir and a ridge-regression readout (Part I, chapter 3).
+
+The reservoir is a leaky tanh RNN whose weights are drawn once and never trained (chapter 3,
+Eq. (esn-update)); only the linear readout from the input and the reservoir state to the target is
+fitted, in closed form (Eq. (esn-ridge)). Arrays are time first: one series is ``(T, features)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from scratchbook._validation import check_int, check_real
+from scratchbook.rnn.bptt import as_finite_array
+from scratchbook.rnn.gradients import set_spectral_radius
+
+__all__ = ["reservoir_step", "run_reservoir", "ridge_readout", "EchoStateNetwork"]
+
+Array = np.ndarray
+
+
+def reservoir_step(x_prev: Array, u: Array, W_in: Array, W_res: Array, bias: Array, leak_rate: float) -> Array:
+    """One leaky reservoir step, Eq. (esn-update): (1 − α) x_{t−1} + α tanh(W_in u_t + W_res x_{t−1} + b)."""
+    return (1.0 - leak_rate) * x_prev + leak_rate * np.tanh(W_in @ u + W_res @ x_prev + bias)
+
+
+def run_reservoir(U: Array, W_in: Array, W_res: Array, bias: Array, leak_rate: float = 1.0,
+                  x0: Array | None = None) -> Array:
+    """The reservoir states x_1, …, x_T (shape (T, N)) driven by the inputs U (T, D) from x_0 (zeros if None)."""
+    U = as_finite_array("U", U, 2)
+    x = np.zeros(W_res.shape[0]) if x0 is None else as_finite_array("x0", x0, 1)
+    if x.shape != (W_res.shape[0],):
+        raise ValueError(f"x0 must have shape ({W_res.shape[0]},), got {x.shape}")
+    states = np.empty((len(U), len(x)))
+    for t, u in enumerate(U):
+        x = reservoir_step(x, u, W_in, W_res, bias, leak_rate)
+        states[t] = x
+    return states
+
+
+def ridge_readout(Z: Array, Y: Array, ridge: float) -> tuple[Array, Array]:
+    """Ridge regression with an unpenalised intercept, Eq. (esn-ridge): returns W_out (O, F) and b_out (O,).
+
+    W_out = Ycᵀ Zc (Zcᵀ Zc + λ I)⁻¹ with Zc, Yc the centred features and targets, and
+    b_out = ȳ − W_out z̄: the same model as ``sklearn.linear_model.Ridge(alpha=λ)``.
+    """
+    z_mean, y_mean = Z.mean(axis=0), Y.mean(axis=0)
+    Zc, Yc = Z - z_mean, Y - y_mean
+    gram = Zc.T @ Zc + ridge * np.eye(Z.shape[1])
+    W_out = np.linalg.solve(gram, Zc.T @ Yc).T          # gram is symmetric: solve instead of inverting
+    return W_out, y_mean - W_out @ z_mean
+
+
+class EchoStateNetwork(BaseEstimator):
+    """An echo state network for series shaped (time, features), with scikit-learn's fit/predict.
+
+    A reservoir of ``n_reservoir`` tanh units with random weights W_res rescaled to
+    ``spectral_radius``, input weights and biases uniform in ±``input_scaling``, and leak rate
+    ``leak_rate`` (1: no leak). ``fit(X, Y)`` drives the reservoir with X from a zero state, drops the
+    first ``washout`` steps and fits the readout Y_t ≈ W_out [u_t; x_t] + b_out by ridge regression
+    with penalty ``ridge``. ``predict(X)`` runs the reservoir from a zero state again (its first
+    ``washout`` outputs are transients). Fitted: ``W_in_`` (N, D), ``bias_`` (N,), ``W_res_`` (N, N),
+    ``W_out_`` (O, D + N), ``b_out_`` (O,), ``n_features_in_``.
+    """
+
+    def __init__(self, n_reservoir: int = 200, spectral_radius: float = 0.9, leak_rate: float = 1.0,
+                 input_scaling: float = 1.0, ridge: float = 1e-6, washout: int = 100,
+                 random_state: int | None = None) -> None:
+        self.n_reservoir = n_reservoir
+        self.spectral_radius = spectral_radius
+        self.leak_rate = leak_rate
+        self.input_scaling = input_scaling
+        self.ridge = ridge
+        self.washout = washout
+        self.random_state = random_state
+
+    def _check_params(self) -> None:
+        check_int("n_reservoir", self.n_reservoir, low=1)
+        check_real("spectral_radius", self.spectral_radius, low=0.0, strict_low=True)
+        check_real("leak_rate", self.leak_rate, low=0.0, high=1.0, strict_low=True)
+        check_real("input_scaling", self.input_scaling, low=0.0)
+        check_real("ridge", self.ridge, low=0.0)
+        check_int("washout", self.washout, low=0)
+
+    def _init_reservoir(self, n_features: int) -> None:
+        """Draw W_in_, bias_ and W_res_ (Gaussian, rescaled to the spectral radius) from random_state."""
+        rng = np.random.default_rng(self.random_state)
+        N, s = self.n_reservoir, self.input_scaling
+        self.W_in_ = rng.uniform(-s, s, size=(N, n_features))
+        self.bias_ = rng.uniform(-s, s, size=N)
+        self.W_res_ = set_spectral_radius(rng.standard_normal((N, N)), self.spectral_radius)
+
+    def _features(self, X: Array) -> Array:
+        """The readout's input [u_t; x_t] for every step, shape (T, D + N)."""
+        states = run_reservoir(X, self.W_in_, self.W_res_, self.bias_, self.leak_rate)
+        return np.hstack([X, states])
+
+    def fit(self, X: Array, Y: Array) -> "EchoStateNetwork":
+        """Drive the reservoir with X (T, D) and fit the ridge readout to Y (T,) or (T, O) after the washout."""
+        self._check_params()
+        X = as_finite_array("X", X, 2)
+        Y = as_finite_array("Y", Y, (1, 2))
+        if len(Y) != len(X):
+            raise ValueError(f"Y must have as many time steps as X ({len(X)}), got {len(Y)}")
+        if len(X) <= self.washout + 1:
+            raise ValueError(f"X must have more than washout + 1 = {self.washout + 1} time steps, got {len(X)}")
+        self._y_1d = Y.ndim == 1
+        Y2 = Y.reshape(len(Y), -1)
+        self.n_features_in_ = X.shape[1]
+        self._init_reservoir(X.shape[1])
+        Z = self._features(X)[self.washout:]
+        self.W_out_, self.b_out_ = ridge_readout(Z, Y2[self.washout:], self.ridge)
+        return self
+
+    def transform(self, X: Array) -> Array:
+        """The reservoir states (T, N) driven by X from a zero state."""
+        check_is_fitted(self)
+        X = self._check_X(X)
+        return run_reservoir(X, self.W_in_, self.W_res_, self.bias_, self.leak_rate)
+
+    def predict(self, X: Array) -> Array:
+        """The readout at every step of X (T, D): shape (T,) or (T, O) like the Y given to fit."""
+        check_is_fitted(self)
+        X = self._check_X(X)
+        out = self._features(X) @ self.W_out_.T + self.b_out_
+        return out[:, 0] if self._y_1d else out
+
+    def _check_X(self, X: Array) -> Array:
+        X = as_finite_array("X", X, 2)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X must have {self.n_features_in_} features (as in fit), got shape {X.shape}")
+        return X
