@@ -99,7 +99,7 @@ def test_chapter_has_the_book_shape(path):
     assert any(_checked(c) for c in nb.cells), f"no {MARK} cell"
     first_code = next(c for c in nb.cells if c.cell_type == "code").source
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
-    assert 'find_spec("scratchbook")' in first_code and f"git+{url}" in first_code, \
+    assert 'find_spec("scratchbook")' in first_code and f"@ git+{url}" in first_code, \
         "the first code cell must install the package when missing (Colab), from _config.yml's repository URL"
     assert any("solution" in c.metadata.get("tags", []) for c in nb.cells if c.cell_type == "code"), \
         "no exercise code cell tagged 'solution' (make student stubs these)"

@@ -1,17 +1,48 @@
-"""Part II: metric learning — distances, the PSD cone, and probabilistic metric learners (MCML, NCA, ITML)."""
+"""Part II: metric learning — distances, the PSD cone, spectral metric learners (MMC, RCA, DCA, LMNN,
+GMML, kernel RCA), probabilistic metric learners (MCML, NCA, ITML), deep metric learning."""
 
 from scratchbook.metric._base import MahalanobisMixin
+from scratchbook.metric.dca import DCA
+from scratchbook.metric.deep import (
+    EmbeddingNet,
+    contrastive_loss,
+    distance_weighted_sampling,
+    prototypes,
+    prototypical_loss,
+    train_embedding,
+    train_prototypical,
+    triplet_loss,
+)
 from scratchbook.metric.distances import components_from_metric, mahalanobis_distances, project_psd
+from scratchbook.metric.gmml import GMML
 from scratchbook.metric.itml import ITML
+from scratchbook.metric.kernel import KernelRCA
+from scratchbook.metric.lmnn import LMNN
 from scratchbook.metric.mcml import MCML
+from scratchbook.metric.mmc import MMC
 from scratchbook.metric.nca import NCA
+from scratchbook.metric.rca import RCA
 
 __all__: list[str] = [
     "MahalanobisMixin",
     "mahalanobis_distances",
     "project_psd",
     "components_from_metric",
+    "MMC",
+    "RCA",
+    "DCA",
+    "LMNN",
+    "GMML",
+    "KernelRCA",
     "MCML",
     "NCA",
     "ITML",
+    "triplet_loss",
+    "contrastive_loss",
+    "distance_weighted_sampling",
+    "EmbeddingNet",
+    "train_embedding",
+    "prototypes",
+    "prototypical_loss",
+    "train_prototypical",
 ]

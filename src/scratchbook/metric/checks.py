@@ -114,3 +114,86 @@ def check_bregman_step(fn) -> bool:
 
 
 __all__ += ["check_nca_objective", "check_bregman_step"]
+
+
+# --- Spectral metric learning (chapter 2) -------------------------------------------------------
+
+
+def check_geometric_mean(fn) -> bool:
+    """Check ``fn(A, B, t) -> G``: the weighted geometric mean A #_t B of two SPD matrices."""
+    from scratchbook.metric.gmml import geometric_mean
+
+    rng = np.random.default_rng(4)
+    ok = True
+    for d, t in ((2, 0.5), (4, 0.5), (4, 0.2)):
+        A, B = _psd(rng, d, d) + 0.5 * np.eye(d), _psd(rng, d, d) + 0.5 * np.eye(d)
+        answer = call_or_none(fn, A, B, t)
+        if _not_done(answer):
+            return False
+        ok &= report_check(f"A #_t B for {d}×{d} matrices, t = {t}", answer, geometric_mean(A, B, t),
+                           hint="A^{1/2} (A^{-1/2} B A^{-1/2})^t A^{1/2}; take matrix powers through eigh.")
+    return bool(ok)
+
+
+def check_rca_map(fn) -> bool:
+    """Check ``fn(X, chunks) -> L``: RCA's map C^{-1/2}, C the within-chunklet covariance (chunks −1: unused)."""
+    from scratchbook.metric.rca import inverse_sqrt, within_chunklet_covariance
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(30, 3)) @ rng.normal(size=(3, 3))
+    chunks = np.repeat(np.arange(6), 5)
+    chunks[::7] = -1
+    answer = call_or_none(fn, X, chunks)
+    if _not_done(answer):
+        return False
+    return report_check("RCA map C^{-1/2}", answer, inverse_sqrt(within_chunklet_covariance(X, chunks)),
+                        hint="Subtract each chunklet's mean, average the outer products over the used "
+                             "points, then take the inverse square root through eigh.")
+
+
+__all__ += ["check_geometric_mean", "check_rca_map"]
+
+
+# --- Deep metric learning (chapter 4) ------------------------------------------------------------
+
+
+def check_batch_hard(fn) -> bool:
+    """Check ``fn(D, y, margin) -> losses``: batch-hard triplet losses, one per anchor, from distances D (n×n)."""
+    import torch
+
+    from scratchbook.metric.deep import mine_triplets, pairwise_distances
+
+    rng = np.random.default_rng(4)
+    y = np.repeat(np.arange(4), 4)
+    E = torch.as_tensor(rng.normal(size=(len(y), 3)))
+    D = pairwise_distances(E)
+    a, p, n = mine_triplets(D, torch.as_tensor(y), mining="batch_hard")
+    expected = torch.relu(D[a, p] - D[a, n] + 0.2).numpy()
+    answer = call_or_none(fn, D.numpy().copy(), y.copy(), 0.2)
+    if _not_done(answer):
+        return False
+    return report_check("batch-hard losses of 16 anchors (margin 0.2)", answer, expected,
+                        hint="for anchor i: max(0, max_{j: y_j = y_i, j ≠ i} D_ij − min_{k: y_k ≠ y_i} D_ik + margin).")
+
+
+def check_prototype_predict(fn) -> bool:
+    """Check ``fn(support, support_labels, query) -> labels``: nearest-prototype classification of the queries."""
+    import torch
+
+    from scratchbook.metric.deep import prototype_logits, prototypes
+
+    rng = np.random.default_rng(5)
+    support_labels = np.repeat([3, 7, 8], 5)
+    support = rng.normal(size=(15, 4)) + support_labels[:, None] / 4
+    query = rng.normal(size=(12, 4)) + 1.5
+    classes, protos = prototypes(torch.as_tensor(support), torch.as_tensor(support_labels))
+    expected = classes[prototype_logits(torch.as_tensor(query), protos).argmax(dim=1)].numpy()
+    answer = call_or_none(fn, support.copy(), support_labels.copy(), query.copy())
+    if _not_done(answer):
+        return False
+    return report_check("labels of 12 queries, 3-way 5-shot", answer, expected,
+                        hint="Average the support embeddings of each class, then give each query the label "
+                             "of the nearest mean (return labels, not indices).")
+
+
+__all__ += ["check_batch_hard", "check_prototype_predict"]

@@ -1,0 +1,87 @@
+"""Discriminative component analysis, DCA (Part II, chapter 2, "Spectral metric learning").
+
+DCA keeps RCA's chunklets but also uses which chunklets are known to differ: it maximizes the
+spread between the means of discriminative chunklet pairs relative to the spread inside the
+chunklets, det(AᵀC_b A) / det(AᵀC_w A), Eq. (dca-ratio). The columns of A are the top eigenvectors of the
+generalized eigenproblem C_b a = λ C_w a, Eq. (dca-eig), scaled so that aᵀC_w a = 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+from sklearn.utils import check_random_state
+
+from scratchbook._validation import check_int, check_real
+from scratchbook.metric._base import MahalanobisMixin
+from scratchbook.metric.rca import chunklet_means, make_chunklets, within_chunklet_covariance
+
+__all__ = ["DCA", "between_chunklet_scatter", "dca_directions"]
+
+Array = np.ndarray
+
+
+def between_chunklet_scatter(X: Array, chunks: Array, chunk_labels: Array) -> Array:
+    """C_b: mean of (m_j − m_k)(m_j − m_k)ᵀ over chunklet pairs with different labels, Eq. (dca-between)."""
+    means, _ = chunklet_means(X, chunks)
+    j, k = np.triu_indices(len(means), 1)
+    differ = chunk_labels[j] != chunk_labels[k]
+    D = means[j[differ]] - means[k[differ]]
+    return D.T @ D / max(len(D), 1)
+
+
+def dca_directions(Cb: Array, Cw: Array, n_components: int) -> tuple[Array, Array]:
+    """Top ``n_components`` generalized eigenpairs of C_b a = λ C_w a (aᵀC_w a = 1), Eq. (dca-eig)."""
+    lam, A = scipy.linalg.eigh(Cb, Cw)
+    order = np.argsort(lam)[::-1][:n_components]
+    return lam[order], A[:, order]
+
+
+class DCA(MahalanobisMixin):
+    """Discriminative component analysis: L's rows are the top generalized eigenvectors of (C_b, C_w).
+
+    Parameters
+    ----------
+    n_components : int or None, default=None
+        Number of directions; ``None`` keeps those with a positive eigenvalue (at most the number
+        of chunklets minus one).
+    chunk_size, num_chunks, random_state
+        The chunklets, as in :class:`~scratchbook.metric.rca.RCA` (default: one per class).
+    reg : float, default=1e-6
+        Added to C_w's diagonal (in units of its mean eigenvalue) so that it is positive definite.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        Rows a_kᵀ with C_b a_k = λ_k C_w a_k and a_kᵀ C_w a_k = 1.
+    eigenvalues_ : ndarray of shape (n_components,)
+        The ratios λ_k of between- to within-chunklet spread along each direction.
+    """
+
+    def __init__(self, n_components=None, chunk_size=None, num_chunks=100, reg=1e-6, random_state=None):
+        self.n_components = n_components
+        self.chunk_size = chunk_size
+        self.num_chunks = num_chunks
+        self.reg = reg
+        self.random_state = random_state
+
+    def _fit(self, X: Array, y: Array) -> Array:
+        """Build C_w and C_b from the chunklets and solve Eq. (dca-eig)."""
+        d = X.shape[1]
+        k = None if self.n_components is None else check_int("n_components", self.n_components, low=1)
+        if k is not None and k > d:
+            raise ValueError(f"n_components must be <= n_features = {d}, got {k}")
+        reg = check_real("reg", self.reg, low=0.0, strict_low=True)
+        size = None if self.chunk_size is None else check_int("chunk_size", self.chunk_size, low=2)
+        num = check_int("num_chunks", self.num_chunks, low=1)
+        chunks = make_chunklets(y, num, size, check_random_state(self.random_state))
+        ids = np.unique(chunks[chunks >= 0])
+        chunk_labels = np.array([y[chunks == c][0] for c in ids])
+        Cw = within_chunklet_covariance(X, chunks)
+        Cw += reg * (np.trace(Cw) / d or 1.0) * np.eye(d)
+        Cb = between_chunklet_scatter(X, chunks, chunk_labels)
+        lam, A = dca_directions(Cb, Cw, d)
+        if k is None:
+            k = max(int(np.sum(lam > 1e-10 * max(lam[0], np.finfo(float).tiny))), 1)
+        self.eigenvalues_ = lam[:k]
+        return A[:, :k].T

@@ -1,0 +1,301 @@
+"""MMC, RCA, DCA, LMNN and GMML against closed forms, scipy's eigensolver and finite differences.
+
+Tolerances: RCA's map equals the inverse square root of the within-class covariance computed here to
+1e-10; DCA's rows solve the generalized eigenproblem of scipy.linalg.eigh to 1e-8 (relative); GMML's
+metric satisfies M S M = D to 1e-8 (relative); LMNN's gradient agrees with central finite differences
+to 1e-6 (relative); MMC ends with Σ_S d_M² = 1 to 1e-8; learned metrics are PSD to round-off, and
+distances after ``transform`` equal the learned Mahalanobis distances to 1e-9.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+from scipy.spatial.distance import cdist
+from sklearn.decomposition import KernelPCA
+from sklearn.model_selection import train_test_split
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from scratchbook.datasets import load_standardized
+from scratchbook.metric import DCA, GMML, KernelRCA, LMNN, MMC, RCA
+from scratchbook.metric.checks import check_geometric_mean, check_rca_map
+from scratchbook.metric.dca import between_chunklet_scatter
+from scratchbook.metric.gmml import geometric_mean, pair_scatter
+from scratchbook.metric.itml import sample_pairs
+from scratchbook.metric.lmnn import lmnn_loss_grad, target_neighbors
+from scratchbook.metric.mmc import mmc_objective_grad
+from scratchbook.metric.rca import inverse_sqrt, make_chunklets, within_chunklet_covariance
+
+ESTIMATORS = [MMC(random_state=0), RCA(), DCA(), LMNN(max_iter=50), GMML(random_state=0)]
+
+
+@pytest.fixture(scope="module")
+def wine():
+    data = load_standardized("wine")
+    return train_test_split(data.data, data.target, test_size=0.4, stratify=data.target, random_state=0)
+
+
+def within_class_covariance(X, y):
+    C = np.zeros((X.shape[1], X.shape[1]))
+    for c in np.unique(y):
+        R = X[y == c] - X[y == c].mean(axis=0)
+        C += R.T @ R
+    return C / len(X)
+
+
+# --- every estimator ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_metric_is_psd_and_transform_agrees_with_it(estimator, wine):
+    X, X_test, y, _ = wine
+    model = estimator.fit(X, y)
+    M = model.get_mahalanobis_matrix()
+    lam = np.linalg.eigvalsh(M)
+    assert M.shape == (13, 13) and np.allclose(M, M.T) and lam.min() >= -1e-10 * lam.max()
+    Z, Z_test = model.transform(X[:20]), model.transform(X_test[:15])
+    V = X[:20, None, :] - X_test[None, :15, :]
+    np.testing.assert_allclose(cdist(Z, Z_test, "sqeuclidean"), np.einsum("ijk,kl,ijl->ij", V, M, V),
+                               rtol=1e-9, atol=1e-9 * lam.max())
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_3nn_accuracy_at_least_euclidean_on_wine(estimator, wine):
+    X, X_test, y, y_test = wine
+    euclidean = KNeighborsClassifier(3).fit(X, y).score(X_test, y_test)
+    model = estimator.fit(X, y)
+    learned = KNeighborsClassifier(3).fit(model.transform(X), y).score(model.transform(X_test), y_test)
+    assert learned >= euclidean
+
+
+# --- independent oracles --------------------------------------------------------------------
+
+
+def test_rca_is_the_inverse_square_root_of_the_within_class_covariance(wine):
+    X, _, y, _ = wine
+    C = within_class_covariance(X, y)
+    lam, V = np.linalg.eigh(C)
+    expected = V @ np.diag(lam**-0.5) @ V.T
+    np.testing.assert_allclose(RCA().fit(X, y).components_, expected, atol=1e-10 * np.abs(expected).max())
+    np.testing.assert_allclose(RCA().fit(X, y).get_mahalanobis_matrix(), np.linalg.inv(C), rtol=1e-8, atol=1e-10)
+
+
+def test_rca_chunklets_are_disjoint_and_inside_one_class():
+    y = np.repeat(np.arange(3), 7)
+    chunks = make_chunklets(y, 8, 3, np.random.RandomState(0))
+    ids = np.unique(chunks[chunks >= 0])
+    assert len(ids) == 6  # two chunklets of 3 fit in each class of 7
+    for c in ids:
+        assert np.sum(chunks == c) == 3 and len(np.unique(y[chunks == c])) == 1
+
+
+def test_dca_rows_solve_the_generalized_eigenproblem(wine):
+    X, _, y, _ = wine
+    model = DCA(reg=1e-6).fit(X, y)
+    Cw = within_class_covariance(X, y)
+    Cw += 1e-6 * np.trace(Cw) / 13 * np.eye(13)
+    means = np.array([X[y == c].mean(axis=0) for c in range(3)])
+    Cb = sum(np.outer(means[a] - means[b], means[a] - means[b]) for a, b in [(0, 1), (0, 2), (1, 2)]) / 3
+    np.testing.assert_allclose(between_chunklet_scatter(X, y, np.arange(3)), Cb, atol=1e-12)
+    lam, A = scipy.linalg.eigh(Cb, Cw)
+    top = np.argsort(lam)[::-1][:2]                                    # C_b has rank c − 1 = 2
+    assert model.components_.shape == (2, 13)
+    np.testing.assert_allclose(model.eigenvalues_, lam[top], rtol=1e-8)
+    for a, value in zip(model.components_, lam[top]):
+        np.testing.assert_allclose(Cb @ a, value * Cw @ a, atol=1e-8 * np.linalg.norm(Cb @ a))
+        np.testing.assert_allclose(a @ Cw @ a, 1.0, rtol=1e-8)
+    np.testing.assert_allclose(np.abs(model.components_ @ Cw @ A[:, top]), np.eye(2), atol=1e-8)
+
+
+@pytest.mark.parametrize("t", [0.5, 0.25])
+def test_gmml_solves_the_geometric_mean_equation(wine, t):
+    X, _, y, _ = wine
+    model = GMML(t=t, reg=1e-3, random_state=0).fit(X, y)
+    i, j, delta = sample_pairs(y, 20 * 9, np.random.RandomState(0))
+    S, D = pair_scatter(X, i[delta == 1], j[delta == 1]), pair_scatter(X, i[delta == -1], j[delta == -1])
+    eye = 1e-3 * np.trace(S) / 13 * np.eye(13)
+    S, D = S + eye, D + eye
+    M = model.get_mahalanobis_matrix()
+    if t == 0.5:  # the Riccati equation M S M = D
+        np.testing.assert_allclose(M @ S @ M, D, atol=1e-8 * np.abs(D).max())
+    # In general: S^{1/2} M S^{1/2} = (S^{1/2} D S^{1/2})^t, computed here with scipy's sqrtm.
+    Sh = np.real(scipy.linalg.sqrtm(S))
+    lam, V = np.linalg.eigh(Sh @ D @ Sh)
+    np.testing.assert_allclose(Sh @ M @ Sh, (V * lam**t) @ V.T, atol=1e-8 * lam.max() ** t)
+
+
+def test_geometric_mean_endpoints_and_symmetry():
+    rng = np.random.default_rng(0)
+    B1, B2 = rng.normal(size=(4, 4)), rng.normal(size=(4, 4))
+    A, B = B1 @ B1.T + np.eye(4), B2 @ B2.T + np.eye(4)
+    np.testing.assert_allclose(geometric_mean(A, B, 0.0), A, atol=1e-10)
+    np.testing.assert_allclose(geometric_mean(A, B, 1.0), B, atol=1e-9)
+    np.testing.assert_allclose(geometric_mean(A, B, 0.5), geometric_mean(B, A, 0.5), atol=1e-9)
+
+
+def test_lmnn_gradient_matches_finite_differences():
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(40, 4)), np.repeat(np.arange(3), [14, 13, 13])
+    targets = target_neighbors(X, y, 3)
+    L = np.eye(4) + 0.3 * rng.normal(size=(4, 4))
+    loss, grad = lmnn_loss_grad(L, X, y, targets, 0.4)
+    numeric = np.zeros_like(L)
+    for idx in np.ndindex(L.shape):
+        E = np.zeros_like(L)
+        E[idx] = 1e-6
+        numeric[idx] = (lmnn_loss_grad(L + E, X, y, targets, 0.4)[0] - lmnn_loss_grad(L - E, X, y, targets, 0.4)[0]) / 2e-6
+    np.testing.assert_allclose(grad.reshape(L.shape), numeric, rtol=1e-6, atol=1e-6 * np.abs(numeric).max())
+
+
+def test_lmnn_loss_equals_the_triplet_sum():
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(20, 3)), np.repeat(np.arange(2), 10)
+    targets = target_neighbors(X, y, 2)
+    L = rng.normal(size=(2, 3))
+    Z = X @ L.T
+    d = cdist(Z, Z, "sqeuclidean")
+    pull = sum(d[i, j] for i in range(20) for j in targets[i])
+    push = sum(max(0.0, 1 + d[i, j] - d[i, l]) for i in range(20) for j in targets[i] for l in range(20) if y[l] != y[i])
+    np.testing.assert_allclose(lmnn_loss_grad(L, X, y, targets, 0.3)[0], 0.7 * pull + 0.3 * push, rtol=1e-12)
+    # Targets are the nearest same-class points, nearest first.
+    D = cdist(X, X, "sqeuclidean")
+    for i in range(20):
+        same = [j for j in np.argsort(D[i]) if y[j] == y[i] and j != i]
+        assert list(targets[i]) == same[:2]
+
+
+def test_mmc_constraint_is_active_at_the_end_and_the_objective_rises(wine):
+    X, _, y, _ = wine
+    model = MMC(random_state=0).fit(X, y)
+    i, j, delta = sample_pairs(y, 40 * 9, np.random.RandomState(0))
+    V = X[i] - X[j]
+    M = model.get_mahalanobis_matrix()
+    similar = np.einsum("ij,jk,ik->i", V[delta == 1], M, V[delta == 1]).sum()
+    np.testing.assert_allclose(similar, 1.0, rtol=1e-8)
+    assert np.all(np.diff(model.objective_) > 0) and len(model.objective_) > 2
+    np.testing.assert_allclose(mmc_objective_grad(M, V[delta == -1])[0], model.objective_[-1], rtol=1e-8)
+
+
+def test_mmc_gradient_matches_finite_differences():
+    rng = np.random.default_rng(3)
+    Vd, B = rng.normal(size=(15, 3)), rng.normal(size=(3, 3))
+    M = B @ B.T + np.eye(3)
+    numeric = np.zeros_like(M)
+    for idx in np.ndindex(M.shape):
+        E = np.zeros_like(M)
+        E[idx] = 1e-6
+        numeric[idx] = (mmc_objective_grad(M + E, Vd)[0] - mmc_objective_grad(M - E, Vd)[0]) / 2e-6
+    np.testing.assert_allclose(mmc_objective_grad(M, Vd)[1], numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_metric_learners_help_nearest_neighbours_on_digits():
+    from sklearn.datasets import load_digits
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+    digits = load_digits()
+    X = StandardScaler().fit_transform(PCA(30, random_state=0).fit_transform(digits.data))
+    X, X_test, y, y_test = train_test_split(X, digits.target, train_size=600, stratify=digits.target, random_state=0)
+    euclidean = KNeighborsClassifier(3).fit(X, y).score(X_test, y_test)
+    for model in (RCA(), LMNN(max_iter=30), GMML(random_state=0)):
+        model.fit(X, y)
+        assert KNeighborsClassifier(3).fit(model.transform(X), y).score(model.transform(X_test), y_test) >= euclidean
+
+
+def test_kernel_rca_features_are_kernel_pca_and_the_metric_lives_on_them(wine):
+    X, X_test, y, y_test = wine
+    model = KernelRCA(gamma=0.05).fit(X, y)
+    F = model.features(X_test)
+    ref = KernelPCA(F.shape[1], kernel="rbf", gamma=0.05).fit(X).transform(X_test)
+    # Kernel PCA coordinates are defined up to the sign of each axis: compare their inner products.
+    np.testing.assert_allclose(F @ F.T, ref @ ref.T, atol=1e-9 * np.abs(ref @ ref.T).max())
+    M = model.get_mahalanobis_matrix()
+    assert np.linalg.eigvalsh(M).min() > 0
+    V = F[:10, None, :] - F[None, 10:20, :]
+    Z = model.transform(X_test)
+    np.testing.assert_allclose(cdist(Z[:10], Z[10:20], "sqeuclidean"), np.einsum("ijk,kl,ijl->ij", V, M, V), rtol=1e-9)
+    euclidean = KNeighborsClassifier(3).fit(X, y).score(X_test, y_test)
+    assert KNeighborsClassifier(3).fit(model.transform(X), y).score(Z, y_test) >= euclidean
+
+
+def test_kernel_rca_bad_parameters_name_the_argument(wine):
+    X, _, y, _ = wine
+    with pytest.raises(ValueError, match="gamma must be > 0"):
+        KernelRCA(gamma=0.0).fit(X, y)
+    with pytest.raises(ValueError, match="n_components must be <="):
+        KernelRCA(n_components=10_000).fit(X, y)
+
+
+# --- the scikit-learn contract ----------------------------------------------------------------
+
+
+@parametrize_with_checks([MMC(max_iter=10, random_state=0), RCA(), DCA(), LMNN(n_neighbors=1, max_iter=10),
+                          GMML(random_state=0), KernelRCA()])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("Estimator, params, error, match", [
+    (MMC, {"max_iter": 0}, ValueError, "max_iter must be >= 1"),
+    (MMC, {"num_constraints": 1}, ValueError, "num_constraints must be >= 2"),
+    (MMC, {"tol": -1.0}, ValueError, "tol must be >= 0"),
+    (RCA, {"chunk_size": 1}, ValueError, "chunk_size must be >= 2"),
+    (RCA, {"num_chunks": 0}, ValueError, "num_chunks must be >= 1"),
+    (RCA, {"reg": -1.0}, ValueError, "reg must be >= 0"),
+    (DCA, {"n_components": 20}, ValueError, "n_components must be <= n_features = 13"),
+    (DCA, {"reg": 0.0}, ValueError, "reg must be > 0"),
+    (LMNN, {"n_neighbors": 2.5}, TypeError, "n_neighbors must be an int"),
+    (LMNN, {"n_neighbors": 200}, ValueError, "n_neighbors must be < the size of the smallest class"),
+    (LMNN, {"mu": 1.5}, ValueError, "mu must be <= 1"),
+    (LMNN, {"n_components": 14}, ValueError, "n_components must be <= n_features = 13"),
+    (GMML, {"t": 2.0}, ValueError, "t must be <= 1"),
+    (GMML, {"reg": 0.0}, ValueError, "reg must be > 0"),
+])
+def test_bad_parameters_name_the_argument(Estimator, params, error, match, wine):
+    X, _, y, _ = wine
+    with pytest.raises(error, match=match):
+        Estimator(**params).fit(X, y)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_bad_data_names_the_argument(estimator, wine):
+    X, _, y, _ = wine
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        estimator.fit(np.where(X > 2, np.nan, X), y)
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        estimator.fit(X[:, 0], y)
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        estimator.fit(X, None)
+    with pytest.raises(ValueError, match="X has 5 features"):
+        estimator.fit(X, y).transform(X[:, :5])
+
+
+@pytest.mark.parametrize("make", [lambda s: MMC(random_state=s), lambda s: RCA(chunk_size=4, random_state=s),
+                                  lambda s: DCA(chunk_size=4, random_state=s), lambda s: GMML(random_state=s)],
+                         ids=["MMC", "RCA", "DCA", "GMML"])
+def test_same_random_state_same_output(make, wine):
+    X, X_test, y, _ = wine
+    a, b, c = make(7).fit(X, y), make(7).fit(X, y), make(8).fit(X, y)
+    np.testing.assert_array_equal(a.components_, b.components_)
+    np.testing.assert_array_equal(a.transform(X_test), b.transform(X_test))
+    assert np.abs(a.get_mahalanobis_matrix() - c.get_mahalanobis_matrix()).max() > 1e-6  # the seed matters
+
+
+def test_lmnn_is_deterministic(wine):
+    X, _, y, _ = wine
+    np.testing.assert_array_equal(LMNN(max_iter=20).fit(X, y).components_, LMNN(max_iter=20).fit(X, y).components_)
+
+
+def test_checkers_accept_right_answers_and_reject_wrong_ones(capsys):
+    assert check_geometric_mean(geometric_mean)
+    assert not check_geometric_mean(lambda A, B, t: geometric_mean(B, A, t))
+    assert check_rca_map(lambda X, chunks: inverse_sqrt(within_chunklet_covariance(X, chunks)))
+    assert not check_rca_map(lambda X, chunks: inverse_sqrt(np.cov(X.T)))
+
+    def not_done(*args):
+        raise NotImplementedError
+
+    assert not check_geometric_mean(not_done) and not check_rca_map(not_done)
+    assert "Not implemented yet" in capsys.readouterr().out
