@@ -234,3 +234,21 @@ def test_bad_input_names_the_argument():
         GRU(D, H)(torch.randn(4, 2, D), torch.zeros(2, 2, H))
     with pytest.raises(ValueError, match="length must be >= 2"):
         adding_problem(3, 1)
+
+
+def test_shipped_adding_curves_are_complete_and_small():
+    """chapters/rnn/data/adding_curves.npz, made by scripts/make_adding_curves.py, as chapter 5 loads it."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "chapters" / "rnn" / "data" / "adding_curves.npz"
+    assert path.stat().st_size < 200_000
+    with np.load(path) as data:
+        settings = json.loads(str(data["settings"]))
+        for model, spec in settings["models"].items():
+            for length in (50, 100):
+                steps, curve = data[f"{model}|{length}|steps"], data[f"{model}|{length}"]
+                assert steps[0] == 0 and steps[-1] == spec["steps"] and curve.shape == steps.shape
+                assert np.all(np.isfinite(curve)) and curve[0] > 1 / 6     # an untrained readout is worse
+    assert set(settings["models"]) == {"tanh RNN", "IRNN", "LSTM", "GRU"}
+    assert {"seed", "hidden_size", "batch_size", "command", "seconds"} <= set(settings)

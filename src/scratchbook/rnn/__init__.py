@@ -31,8 +31,8 @@ from scratchbook.rnn.lstm import LSTM, lstm_cell, lstm_step
 from scratchbook.rnn.lstm import VARIANTS as LSTM_VARIANTS
 from scratchbook.rnn.optim import adam_step, gradient_step
 from scratchbook.rnn.remedies import LeakyRNN, identity_init, input_sensitivity
-from scratchbook.rnn.tasks import adding_problem, mackey_glass, temporal_xor
-from scratchbook.rnn.training import train_adding
+from scratchbook.rnn.tasks import adding_problem, future_token, mackey_glass, temporal_xor
+from scratchbook.rnn.training import train_adding, train_tagging
 
 __all__: list[str] = [
     "PARAM_NAMES", "init_rnn_params", "rnn_step", "rnn_forward", "sequence_loss", "sequence_loss_grad",
@@ -41,7 +41,7 @@ __all__: list[str] = [
     "spectral_radius", "set_spectral_radius", "step_jacobian", "jacobian_product", "jacobian_norms",
     "grad_norm", "clip_grad_norm", "temporal_xor",
     "LSTM", "LSTM_VARIANTS", "lstm_cell", "lstm_step", "GRU", "gru_cell", "gru_step", "adding_problem",
-    "train_adding",
+    "train_adding", "train_tagging",
     "LeakyRNN", "identity_init", "input_sensitivity", "EchoStateNetwork", "reservoir_step", "run_reservoir", "ridge_readout",
-    "mackey_glass",
+    "mackey_glass", "future_token",
 ]

@@ -190,3 +190,43 @@ def check_reservoir_step(fn) -> bool:
 
 
 __all__ += ["check_reservoir_step"]
+
+
+# --- Chapter 6: bidirectional networks ----------------------------------------------------------
+
+
+def check_bidirectional(fn) -> bool:
+    """Check ``fn(x, forward, backward) -> output`` (T×B×2H): a bidirectional layer from two one-way ones.
+
+    ``x`` is a T×B×D tensor, ``forward`` and ``backward`` are one-layer, one-direction
+    ``torch.nn.GRU`` modules; the reference is ``torch.nn.GRU(bidirectional=True)`` holding the
+    forward weights under torch's plain names and the backward weights under the ``_reverse`` names.
+    """
+    import torch
+
+    gen = torch.Generator().manual_seed(6)
+    T, B, D, H = 7, 3, 2, 4
+    torch_state = torch.random.get_rng_state()
+    forward, backward = torch.nn.GRU(D, H).double(), torch.nn.GRU(D, H).double()
+    both = torch.nn.GRU(D, H, bidirectional=True).double()
+    torch.random.set_rng_state(torch_state)     # the reader's global random stream is left as it was
+    with torch.no_grad():
+        for p in (*forward.parameters(), *backward.parameters()):
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64))
+    state = {**forward.state_dict(), **{f"{k}_reverse": v for k, v in backward.state_dict().items()}}
+    both.load_state_dict(state)
+    x = torch.randn(T, B, D, generator=gen, dtype=torch.float64)
+    answer = call_or_none(fn, x, forward, backward)
+    if answer is None:
+        print(NOT_DONE)
+        return False
+    if isinstance(answer, torch.Tensor):
+        answer = answer.detach().cpu().numpy()
+    with torch.no_grad():
+        expected = both(x)[0].numpy()
+    return report_check("bidirectional output", answer, expected, rtol=1e-8, atol=1e-10,
+                        hint="Run `backward` on x flipped in time, flip its output back, and put the "
+                             "forward output first: torch.cat([fwd, bwd], dim=-1).")
+
+
+__all__ += ["check_bidirectional"]

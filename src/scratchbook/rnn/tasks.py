@@ -6,7 +6,7 @@ import numpy as np
 
 from scratchbook._validation import check_int, check_real
 
-__all__ = ["temporal_xor", "adding_problem", "mackey_glass"]
+__all__ = ["temporal_xor", "adding_problem", "mackey_glass", "future_token"]
 
 
 def temporal_xor(
@@ -79,3 +79,26 @@ def mackey_glass(
         delayed = x[t - lag]
         x[t + 1] = x[t] + dt * (beta * delayed / (1.0 + delayed**n) - gamma * x[t])
     return x[lag + 1 + burn_in * sample_every :: sample_every][:n_steps].copy()
+
+
+def future_token(
+    n_sequences: int, length: int, shift: int = 3, n_symbols: int = 4,
+    random_state: int | np.random.Generator | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tag every position with the symbol ``shift`` steps ahead: a task that needs the future context.
+
+    Symbols are drawn uniformly from ``range(n_symbols)`` and fed one-hot. Returns ``x`` of shape
+    (length, n_sequences, n_symbols), time first, and integer ``labels`` of shape (length,
+    n_sequences): ``labels[t] = symbol[t + shift]``, and −1 (no label) for the last ``shift``
+    positions, which have nothing ``shift`` steps ahead. A network that reads only the past can do
+    no better than chance, 1/n_symbols, on the labelled positions.
+    """
+    n_sequences = check_int("n_sequences", n_sequences, low=1)
+    length = check_int("length", length, low=1)
+    shift = check_int("shift", shift, low=0, high=length - 1)
+    n_symbols = check_int("n_symbols", n_symbols, low=2)
+    rng = np.random.default_rng(random_state)
+    symbols = rng.integers(0, n_symbols, size=(length, n_sequences))
+    labels = np.full((length, n_sequences), -1, dtype=np.int64)
+    labels[: length - shift] = symbols[shift:]
+    return np.eye(n_symbols)[symbols], labels
