@@ -9,7 +9,10 @@ from the identity too and runs at most 100 L-BFGS-B iterations (metric-learn's n
 max_iter=100); MMC draws its pairs with seed 0. Fit times are the best of a few fits on all the
 data, the fits of the compared methods interleaved so that a change in the machine's load affects
 both alike; accuracies are of 3-nearest neighbours after the learned
-map, over 3 folds, both in the data's order (scikit-learn's ``cv=3``) and shuffled with seed 0.
+map, over 3 folds, both in the data's order (scikit-learn's ``cv=3``) and shuffled with seed 0, the
+metric refitted in each fold; a third column learns the metric once on all the data and then
+cross-validates 3-NN in order, an optimistic protocol (the test folds help learn the metric) that
+reproduces the published numbers.
 The last column recalls metric-learn's published numbers on the same task for reference (another
 machine: compare them with care; the ratio column is measured here).
 """
@@ -65,11 +68,18 @@ def main() -> None:
     times.update(best_times({"ITML": lambda: methods["ITML"].fit(X, y)}, 2))
     times.update(best_times({name: (lambda m=methods[name]: m.fit(X, y)) for name in ("LMNN", "MMC")}, 2))
     print(f"digits: {X.shape[0]} samples, PCA to {X.shape[1]} dimensions, standardized; 3-NN, 3 folds")
-    print(f"{'method':<13}{'fit (s)':>9}{'acc. in order':>15}{'acc. shuffled':>15}   metric-learn (published)")
+    print(f"{'method':<13}{'fit (s)':>9}{'acc. in order':>15}{'acc. shuffled':>15}{'fit on all':>12}"
+          "   metric-learn (published)")
     for name, transformer in methods.items():
         acc = {k: cross_val_score(make_pipeline(transformer, KNeighborsClassifier(3)), X, y, cv=cv).mean()
                for k, cv in folds.items()}
-        print(f"{name:<13}{times[name]:9.2f}{acc['in order']:15.3f}{acc['shuffled']:15.3f}   {PUBLISHED.get(name, '')}")
+        # The metric learned on all 1797 digits, then 3-NN cross-validated in order: the test folds
+        # helped learn the metric, so this protocol is optimistic; it is the one that reproduces
+        # the published numbers, which is why it is printed beside them.
+        Z = transformer.fit(X, y).transform(X)
+        acc["fit on all"] = cross_val_score(KNeighborsClassifier(3), Z, y, cv=3).mean()
+        print(f"{name:<13}{times[name]:9.2f}{acc['in order']:15.3f}{acc['shuffled']:15.3f}{acc['fit on all']:12.3f}"
+              f"   {PUBLISHED.get(name, '')}")
     print(f"time ratio NCA / sklearn NCA: {times['NCA'] / times['sklearn NCA']:.2f}")
     for name in ("ITML", "LMNN", "MMC"):
         print(f"time ratio {name} / sklearn NCA: {times[name] / times['sklearn NCA']:.2f}")
