@@ -111,3 +111,18 @@ def test_interactive_draws_into_an_image_and_redraws_on_change():
     assert seen[-1] == (9, "a") and bytes(image.value) != first
     with pytest.raises(ValueError, match="control"):
         plotting.interactive(draw)
+
+
+def test_torch_threads_sets_and_restores():
+    from scratchbook.utils import torch_threads
+
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with torch_threads(None):
+        assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="num_threads"):
+        with torch_threads(0):
+            pass
+    assert torch.get_num_threads() == before

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import random
+from contextlib import contextmanager
+from typing import Iterator
 
 import numpy as np
 
-__all__ = ["set_seed", "get_device"]
+__all__ = ["set_seed", "get_device", "torch_threads"]
 
 
 def set_seed(seed: int = 0) -> np.random.Generator:
@@ -42,3 +44,26 @@ def get_device(prefer: str | None = None):
     if prefer == "cuda" and not torch.cuda.is_available():
         raise ValueError("prefer='cuda' but no CUDA device is available")
     return torch.device(prefer)
+
+
+@contextmanager
+def torch_threads(num_threads: int | None) -> Iterator[None]:
+    """Run the block with torch on ``num_threads`` CPU threads, then restore the previous setting.
+
+    Small networks train fastest on one thread: a thread pool spends more time waking its threads
+    than computing, and stalls when another process holds a core. ``None`` leaves torch alone.
+    """
+    if num_threads is None:
+        yield
+        return
+    from scratchbook._validation import check_int
+
+    num_threads = check_int("num_threads", num_threads, low=1)
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(num_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -12,7 +11,7 @@ from tqdm.auto import tqdm
 
 from scratchbook._validation import check_int, check_real
 from scratchbook.compact.lora import DyLoRALinear, set_train_rank
-from scratchbook.utils import get_device
+from scratchbook.utils import get_device, torch_threads
 
 __all__ = ["make_mlp", "train_classifier", "accuracy"]
 
@@ -30,21 +29,6 @@ def make_mlp(sizes: Sequence[int], random_state: int = 0) -> nn.Sequential:
             if i < len(sizes) - 2:
                 layers.append(nn.ReLU())
         return nn.Sequential(*layers)
-
-
-@contextmanager
-def _threads(num_threads: int | None) -> Iterator[None]:
-    """Set torch's CPU thread count for the block and restore it afterwards (``None``: leave it)."""
-    if num_threads is None:
-        yield
-        return
-    num_threads = check_int("num_threads", num_threads, low=1)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(num_threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def train_classifier(model: nn.Module, X: np.ndarray, y: np.ndarray, steps: int = 300, batch_size: int = 64,
@@ -75,7 +59,7 @@ def train_classifier(model: nn.Module, X: np.ndarray, y: np.ndarray, steps: int 
     optimizer = torch.optim.Adam(params, lr=lr)
     history = []
     try:
-        with _threads(num_threads):
+        with torch_threads(num_threads):
             for _ in tqdm(range(steps), disable=not progress, desc="training"):
                 idx = torch.as_tensor(rng.choice(len(X), size=min(batch_size, len(X)), replace=False), device=device)
                 if ranks:

@@ -7,8 +7,6 @@ embeddings scaled to unit length when ``normalize=True`` (so they lie in [0, 2])
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -16,7 +14,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from scratchbook._validation import check_int, check_option, check_real
-from scratchbook.utils import get_device
+from scratchbook.utils import get_device, torch_threads
 
 __all__ = [
     "MINING",
@@ -214,21 +212,6 @@ def pk_batch(y: np.ndarray, n_classes: int, n_per_class: int, rng: np.random.Gen
     return np.concatenate([rng.choice(np.flatnonzero(y == c), size=n_per_class, replace=False) for c in classes])
 
 
-@contextmanager
-def _threads(num_threads: int | None) -> Iterator[None]:
-    """Set torch's CPU thread count to ``num_threads`` for the block, restoring it afterwards."""
-    if num_threads is None:
-        yield
-        return
-    num_threads = check_int("num_threads", num_threads, low=1)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(num_threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def train_embedding(model: nn.Module, X: np.ndarray, y: np.ndarray, loss: str = "triplet", steps: int = 300,
                     n_classes: int = 6, n_per_class: int = 8, lr: float = 1e-2, random_state: int = 0,
                     progress: bool = True, num_threads: int | None = 1, **loss_kwargs) -> np.ndarray:
@@ -255,7 +238,7 @@ def train_embedding(model: nn.Module, X: np.ndarray, y: np.ndarray, loss: str = 
     if loss == "triplet":  # random and distance-weighted mining draw from this generator
         loss_kwargs = {**loss_kwargs, "generator": torch.Generator(device=device).manual_seed(random_state)}
     history = []
-    with _threads(num_threads):
+    with torch_threads(num_threads):
         for _ in tqdm(range(steps), disable=not progress, desc=f"{loss} loss"):
             idx = torch.as_tensor(pk_batch(y, n_classes, n_per_class, rng), device=device)
             value = fn(model(Xt[idx]), yt[idx], **loss_kwargs)
@@ -327,7 +310,7 @@ def train_prototypical(model: nn.Module, X: np.ndarray, y: np.ndarray, n_way: in
     Xt, yt = torch.as_tensor(X, device=device), torch.as_tensor(y, device=device)
     optimizer = torch.optim.Adam(model.parameters(), lr=check_real("lr", lr, low=0.0, strict_low=True))
     history = []
-    with _threads(num_threads):
+    with torch_threads(num_threads):
         for _ in tqdm(range(episodes), disable=not progress, desc="episodes"):
             support, query = (torch.as_tensor(i, device=device) for i in sample_episode(y, n_way, n_shot, n_query, rng))
             loss, _ = prototypical_loss(model(Xt[support]), yt[support], model(Xt[query]), yt[query])
@@ -348,7 +331,7 @@ def few_shot_accuracy(model: nn.Module | None, X: np.ndarray, y: np.ndarray, n_w
     rng = np.random.default_rng(random_state)
     y = np.asarray(y)
     accs = []
-    with _threads(num_threads):
+    with torch_threads(num_threads):
         Z = torch.as_tensor(np.asarray(X, dtype=np.float32) if model is None else embed(model, X))
         for _ in range(check_int("episodes", episodes, low=1)):
             s, q = sample_episode(y, n_way, n_shot, n_query, rng)

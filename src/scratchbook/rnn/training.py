@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from scratchbook._validation import check_int, check_real
 from scratchbook.rnn.tasks import adding_problem
+from scratchbook.utils import torch_threads
 
 __all__ = ["train_adding", "train_tagging"]
 
@@ -39,19 +40,6 @@ def _readout(width: int, n_out: int, dtype, device, gen: torch.Generator) -> tor
     return readout.to(device)
 
 
-def _with_threads(num_threads: int | None, fn: Callable[[], dict]) -> dict:
-    """Run ``fn`` with torch set to ``num_threads`` CPU threads (None: leave torch's setting alone)."""
-    if num_threads is None:
-        return fn()
-    num_threads = check_int("num_threads", num_threads, low=1)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(num_threads)
-    try:
-        return fn()
-    finally:
-        torch.set_num_threads(previous)
-
-
 def train_adding(model: torch.nn.Module, length: int, steps: int = 300, batch_size: int = 64, lr: float = 1e-2,
                  n_test: int = 500, random_state: int = 0, num_threads: int | None = 1,
                  clip_norm: float | None = None, eval_every: int | None = None, progress: bool = False) -> dict:
@@ -67,8 +55,9 @@ def train_adding(model: torch.nn.Module, length: int, steps: int = 300, batch_si
     stalls when another process holds a core); the previous setting is restored. ``None`` leaves
     torch's setting alone.
     """
-    return _with_threads(num_threads, lambda: _train_adding(model, length, steps, batch_size, lr, n_test,
-                                                            random_state, clip_norm, eval_every, progress))
+    with torch_threads(num_threads):
+        return _train_adding(model, length, steps, batch_size, lr, n_test, random_state, clip_norm, eval_every,
+                             progress)
 
 
 def _train_adding(model, length, steps, batch_size, lr, n_test, random_state, clip_norm, eval_every,
@@ -142,8 +131,9 @@ def train_tagging(model: torch.nn.Module, make_batch: Callable[[int, np.random.G
     batch_size = check_int("batch_size", batch_size, low=1)
     n_test = check_int("n_test", n_test, low=1)
     lr = check_real("lr", lr, low=0.0, strict_low=True)
-    return _with_threads(num_threads, lambda: _train_tagging(model, make_batch, n_classes, steps, batch_size,
-                                                             lr, n_test, random_state, progress))
+    with torch_threads(num_threads):
+        return _train_tagging(model, make_batch, n_classes, steps, batch_size, lr, n_test, random_state,
+                              progress)
 
 
 def _train_tagging(model, make_batch, n_classes, steps, batch_size, lr, n_test, random_state, progress) -> dict:
