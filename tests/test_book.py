@@ -9,6 +9,8 @@ import nbformat
 import pytest
 import yaml
 
+from scratchbook.book import toc_entries
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "chapters").rglob("*.ipynb"))
 NOTEBOOKS = [p for p in NOTEBOOKS if ".ipynb_checkpoints" not in p.parts]
@@ -25,19 +27,7 @@ def _checked(cell) -> bool:
 
 
 def _toc_files() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    return files
+    return [file for file, _ in toc_entries(ROOT / "_toc.yml")]
 
 
 def _resolve(entry: str) -> Path | None:

@@ -72,3 +72,19 @@ def test_chapter_outline_reads_title_objectives_and_time(tmp_path):
     }
     with pytest.raises(ValueError, match="path"):
         chapter_outline(tmp_path / "missing.ipynb")
+
+
+def test_toc_entries_in_reading_order(tmp_path):
+    from scratchbook.book import toc_entries
+
+    toc = tmp_path / "_toc.yml"
+    toc.write_text(
+        "format: jb-book\nroot: intro\nparts:\n"
+        "  - caption: One\n    chapters:\n      - file: a/index\n        sections:\n"
+        "          - file: a/01\n          - file: a/02\n"
+        "  - caption: Two\n    chapters:\n      - file: b/index\n      - file: b/extra\n"
+    )
+    assert toc_entries(toc) == [("intro", None), ("a/index", "One"), ("a/01", "One"), ("a/02", "One"),
+                                ("b/index", "Two"), ("b/extra", "Two")]
+    with pytest.raises(ValueError, match="toc_path"):
+        toc_entries(tmp_path / "missing.yml")

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["show_source", "glue", "report_check", "call_or_none", "chapter_outline"]
+__all__ = ["show_source", "glue", "report_check", "call_or_none", "chapter_outline", "toc_entries"]
 
 
 def show_source(*objects: Any, methods: tuple[str, ...] | None = None) -> None:
@@ -70,11 +70,19 @@ def report_check(
     return False
 
 
+NOT_DONE = "Not implemented yet: replace `raise NotImplementedError` with your code and run the cell again."
+
+
 def call_or_none(fn: Callable[..., Any], *args: Any) -> Any:
-    """Call a reader's function and turn ``NotImplementedError`` into ``None`` (exercise not done)."""
+    """Call a reader's function; if it still raises ``NotImplementedError``, say so and return ``None``.
+
+    Every exercise checker calls the reader's function through this, so a student version of a
+    notebook (see ``make student``) runs top to bottom with the exercises not yet done.
+    """
     try:
         return fn(*args)
     except NotImplementedError:
+        print(NOT_DONE)
         return None
 
 
@@ -108,3 +116,29 @@ def chapter_outline(path: str | Path) -> dict[str, Any]:
         minutes = int(found.group(1)) if found else None
         break
     return {"title": title, "objectives": objectives, "minutes": minutes}
+
+
+def toc_entries(toc_path: str | Path) -> list[tuple[str, str | None]]:
+    """Every page of a Jupyter Book ``_toc.yml`` in reading order, as ``(file, part caption)``.
+
+    The root page comes first with caption ``None``; a chapter's sections follow the chapter.
+    """
+    import yaml
+
+    toc_path = Path(toc_path)
+    if not toc_path.is_file():
+        raise ValueError(f"toc_path must be an existing _toc.yml, got {str(toc_path)!r}")
+    toc = yaml.safe_load(toc_path.read_text())
+    entries: list[tuple[str, str | None]] = [(toc["root"], None)]
+
+    def walk(items: list | None, caption: str | None) -> None:
+        for item in items or []:
+            if "file" in item:
+                entries.append((item["file"], caption))
+            walk(item.get("sections"), caption)
+            walk(item.get("chapters"), caption)
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"), part.get("caption"))
+    walk(toc.get("chapters"), None)
+    return entries

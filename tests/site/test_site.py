@@ -9,7 +9,8 @@ from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlparse
 
 import pytest
-import yaml
+
+from scratchbook.book import toc_entries
 
 ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
@@ -20,18 +21,7 @@ BENIGN_CONSOLE = (re.compile(r"^\[PST\]"), re.compile(r"^\[togglebutton\]"))
 
 def toc_pages() -> list[tuple[str, bool]]:
     """(html path, is a notebook chapter) for every page named in _toc.yml."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"]]
-
-    def walk(entries):
-        for e in entries or []:
-            if "file" in e:
-                pages.append(e["file"])
-            walk(e.get("sections"))
-            walk(e.get("chapters"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
+    pages = [file for file, _ in toc_entries(ROOT / "_toc.yml")]
     topics = ("rnn", "metric", "latent", "compact")
     def is_chapter(p: str) -> bool:
         parts = p.split("/")

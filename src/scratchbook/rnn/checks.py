@@ -8,8 +8,6 @@ from scratchbook.book import call_or_none, report_check
 
 __all__: list[str] = []
 
-NOT_DONE = "Not implemented yet: write the function, then run the cell again."
-
 
 def _small_sequence(seed: int = 0, T: int = 6, D: int = 3, H: int = 4, O: int = 2):
     """One short sequence, random weights, its states and random output gradients ∂L/∂y_t."""
@@ -38,7 +36,6 @@ def check_input_gradient(fn) -> bool:
     x, hs, dys, params = _small_sequence()
     answer = call_or_none(fn, x, hs, dys, params)
     if answer is None:
-        print(NOT_DONE)
         return False
     rnn, readout = to_torch(params)
     xt = torch.from_numpy(x).requires_grad_()
@@ -64,7 +61,6 @@ def check_jacobian_product(fn) -> bool:
     for k in (len(hs) - 1, len(hs) - 2, 0):
         answer = call_or_none(fn, hs, params["weight_hh"], k)
         if answer is None:
-            print(NOT_DONE)
             return False
         ok &= report_check(f"∂h_T/∂h_k with T − k = {len(hs) - 1 - k}", answer,
                            jacobian_product(hs, params["weight_hh"], k), rtol=1e-8, atol=1e-12,
@@ -84,7 +80,6 @@ def check_clip_grad_norm(fn) -> bool:
     for max_norm, case in ((total / 4, "norm above max_norm"), (total * 2, "norm below max_norm")):
         answer = call_or_none(fn, {k: v.copy() for k, v in grads.items()}, max_norm)
         if answer is None:
-            print(NOT_DONE)
             return False
         if not isinstance(answer, dict) or set(answer) != set(grads):
             print(f"✗ fn must return a dict with the keys {sorted(grads)}.")
@@ -127,7 +122,6 @@ def check_lstm_step(fn) -> bool:
     cell, x, h, c, weights = _cell_problem("LSTMCell")
     answer = call_or_none(fn, x.numpy(), h.numpy(), c.numpy(), *weights)
     if answer is None:
-        print(NOT_DONE)
         return False
     if not (isinstance(answer, (tuple, list)) and len(answer) == 2):
         print("✗ fn must return a pair (h_t, c_t).")
@@ -151,7 +145,6 @@ def check_gru_step(fn) -> bool:
     cell, x, h, _, weights = _cell_problem("GRUCell", seed=4)
     answer = call_or_none(fn, x.numpy(), h.numpy(), *weights)
     if answer is None:
-        print(NOT_DONE)
         return False
     with torch.no_grad():
         expected = cell(x, h).numpy()
@@ -180,7 +173,6 @@ def check_reservoir_step(fn) -> bool:
     for leak_rate in (1.0, 0.2):
         answer = call_or_none(fn, x.copy(), u, W_in, W_res, bias, leak_rate)
         if answer is None:
-            print(NOT_DONE)
             return False
         ok &= report_check(f"x_t with leak rate {leak_rate}", answer,
                            reservoir_step(x, u, W_in, W_res, bias, leak_rate), rtol=1e-10, atol=1e-12,
@@ -218,7 +210,6 @@ def check_bidirectional(fn) -> bool:
     x = torch.randn(T, B, D, generator=gen, dtype=torch.float64)
     answer = call_or_none(fn, x, forward, backward)
     if answer is None:
-        print(NOT_DONE)
         return False
     if isinstance(answer, torch.Tensor):
         answer = answer.detach().cpu().numpy()
