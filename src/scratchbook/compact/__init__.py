@@ -1,7 +1,7 @@
-"""Part IV: compact models — low-rank adapters (LoRA) and adapters that work at every rank (DyLoRA)."""
+"""Part IV: compact models — distillation, label regularization, weight averaging and low-rank adapters."""
 
 from scratchbook.compact.lora import DyLoRALinear, LoRALinear, add_lora, set_train_rank
-from scratchbook.compact.training import accuracy, make_mlp, train_classifier
+from scratchbook.compact.training import accuracy, fit, make_mlp, predict, train_classifier
 
 __all__: list[str] = [
     "LoRALinear",
@@ -9,6 +9,8 @@ __all__: list[str] = [
     "add_lora",
     "set_train_rank",
     "make_mlp",
+    "fit",
     "train_classifier",
+    "predict",
     "accuracy",
 ]
