@@ -88,3 +88,19 @@ def test_bad_data_and_model_are_named():
         fit(nn.Linear(3, 1), None, X, y, progress=False)
     with pytest.raises(TypeError, match="y must hold integer"):
         train_classifier(make_mlp([3, 2]), X, y, progress=False)
+
+
+def test_rotated_digits_are_the_images_turned_by_a_quarter():
+    from scratchbook.compact import digits_transfer, rotate_digits
+
+    data = digits_transfer()
+    img = data.X_train[0].reshape(8, 8)
+    rotated = data.Xr_train[0].reshape(8, 8)
+    # counter-clockwise: the top row becomes the left column, read from the bottom up
+    np.testing.assert_array_equal(rotated[::-1, 0], img[0])
+    np.testing.assert_array_equal(rotate_digits(data.Xr_train, 3), data.X_train)
+    assert len(data.X_train) + len(data.X_test) == 1797 and data.X_train.max() <= 1.0
+    with pytest.raises(ValueError, match="X must be n×64"):
+        rotate_digits(np.zeros((3, 10)))
+    with pytest.raises(ValueError, match="test_size"):
+        digits_transfer(test_size=1.0)
