@@ -104,3 +104,22 @@ def test_rotated_digits_are_the_images_turned_by_a_quarter():
         rotate_digits(np.zeros((3, 10)))
     with pytest.raises(ValueError, match="test_size"):
         digits_transfer(test_size=1.0)
+
+
+def test_lr_schedule_sets_each_step_like_gradient_descent_by_hand():
+    X, y = _linear_problem()
+    model = nn.Linear(3, 1)
+    w, b = model.weight.detach().numpy().ravel().astype(float), float(model.bias.item())
+    schedule = lambda step: 0.2 / (1 + step)  # noqa: E731
+
+    def mse(m, xb, yb, step):
+        return ((m(xb).squeeze(1) - yb) ** 2).mean()
+
+    fit(model, mse, X, y, steps=10, batch_size=len(X), optimizer="sgd", lr=1.0, lr_schedule=schedule,
+        progress=False)
+    for step in range(10):
+        r = X @ w + b - y
+        w, b = w - schedule(step) * 2 * X.T @ r / len(X), b - schedule(step) * 2 * r.mean()
+    np.testing.assert_allclose(model.weight.detach().cpu().numpy().ravel(), w, rtol=1e-4, atol=1e-5)
+    with pytest.raises(TypeError, match="lr_schedule"):
+        fit(model, mse, X, y, lr_schedule=0.1, progress=False)

@@ -56,14 +56,16 @@ def _as_tensor(name: str, a, device) -> torch.Tensor:
 def fit(model: nn.Module, loss_fn: LossFn, X, y, steps: int = 300, batch_size: int = 64,
         optimizer: str = "adam", lr: float = 1e-2, momentum: float = 0.0, weight_decay: float = 0.0,
         random_state: int | np.random.Generator = 0, progress: bool = True, num_threads: int | None = 1,
-        callback: Callable[[int, nn.Module], None] | None = None) -> np.ndarray:
+        callback: Callable[[int, nn.Module], None] | None = None,
+        lr_schedule: Callable[[int], float] | None = None) -> np.ndarray:
     """Minimize ``loss_fn(model, xb, yb, step)`` over random mini-batches; return every step's loss.
 
     ``X`` and ``y`` are arrays with one row per sample (any trailing shape); integer ``y`` becomes
     int64, floats become float32. Each step draws ``batch_size`` rows without replacement with
     ``random_state`` (an int or a NumPy ``Generator``, which is then shared with the caller), calls the
     loss, takes one ``optimizer`` step ("adam" or "sgd" with ``momentum``) on the parameters that
-    require a gradient, then ``callback(step, model)``. The model moves to
+    require a gradient, then ``callback(step, model)``. ``lr_schedule(step)``, when given, sets the
+    learning rate of each step (``lr`` is then only the rate the optimizer is built with). The model moves to
     :func:`scratchbook.utils.get_device`, trains in ``train()`` mode and is left in ``eval()`` mode.
     ``progress`` shows a tqdm bar; small networks train fastest with ``num_threads=1``.
     """
@@ -73,6 +75,8 @@ def fit(model: nn.Module, loss_fn: LossFn, X, y, steps: int = 300, batch_size: i
         raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
+    if lr_schedule is not None and not callable(lr_schedule):
+        raise TypeError(f"lr_schedule must be callable or None, got {type(lr_schedule).__name__}")
     steps = check_int("steps", steps, low=1)
     batch_size = check_int("batch_size", batch_size, low=1)
     optimizer = check_option("optimizer", optimizer, ("adam", "sgd"))
@@ -97,6 +101,9 @@ def fit(model: nn.Module, loss_fn: LossFn, X, y, steps: int = 300, batch_size: i
     try:
         with torch_threads(num_threads):
             for step in tqdm(range(steps), disable=not progress, desc="training"):
+                if lr_schedule is not None:
+                    for group in opt.param_groups:
+                        group["lr"] = check_real("lr_schedule(step)", lr_schedule(step), low=0.0)
                 idx = torch.as_tensor(rng.choice(len(Xt), size=min(batch_size, len(Xt)), replace=False),
                                       device=device)
                 loss = loss_fn(model, Xt[idx], yt[idx], step)
