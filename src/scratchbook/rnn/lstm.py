@@ -13,7 +13,7 @@ import torch
 from scratchbook._validation import check_option
 from scratchbook.rnn._stacked import StackedRecurrent
 
-__all__ = ["VARIANTS", "LSTM", "lstm_cell", "lstm_step"]
+__all__ = ["VARIANTS", "LSTM", "lstm_cell", "lstm_step", "LSTMLayerFunction"]
 
 VARIANTS = (
     "vanilla",               # torch.nn.LSTM: input, forget and output gates, no peepholes
@@ -78,6 +78,66 @@ def lstm_step(x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, weight_ih: torc
     return h, c
 
 
+class LSTMLayerFunction(torch.autograd.Function):
+    """The vanilla LSTM's loop over time with its backward pass written out (BPTT, Eqs. lstm-bptt).
+
+    ``forward(x_part, h0, c0, weight_hh, reverse)`` takes the input pre-activations of every step,
+    x_part = x W_ihᵀ + b (T×B×4H), and returns the outputs (T×B×H) and the last h and c. It runs
+    without recording a graph and keeps the gates; ``backward`` walks back through time once, and
+    the gradients of W_hh and x_part come out of one matrix product each, after the loop.
+    """
+
+    @staticmethod
+    def forward(ctx, x_part, h0, c0, weight_hh, reverse=False):
+        T, H = x_part.shape[0], h0.shape[-1]
+        gates = torch.empty_like(x_part)                      # i, f, g, o of every step
+        cells = x_part.new_empty((T + 1,) + c0.shape)         # c_{t-1} for every t, and c_T
+        hs = x_part.new_empty((T + 1,) + h0.shape)            # h_{t-1} for every t, and h_T
+        order = range(T - 1, -1, -1) if reverse else range(T)
+        h, c = h0, c0
+        for k, t in enumerate(order):
+            hs[k], cells[k] = h, c
+            z = torch.addmm(x_part[t], h, weight_hh.T)
+            gate = gates[t]
+            torch.sigmoid(z, out=gate)
+            torch.tanh(z[:, 2 * H:3 * H], out=gate[:, 2 * H:3 * H])
+            i, f, g, o = gate.chunk(4, dim=-1)
+            c = torch.addcmul(f * c, i, g)                    # Eq. (lstm-cell)
+            h = o * torch.tanh(c)                             # Eq. (lstm-hidden)
+        hs[T], cells[T] = h, c
+        out = hs[1:].flip(0) if reverse else hs[1:]
+        ctx.save_for_backward(gates, cells, hs, weight_hh)
+        ctx.reverse = reverse
+        return out.clone(), h.clone(), c.clone()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out, grad_h, grad_c):
+        gates, cells, hs, weight_hh = ctx.saved_tensors
+        T, H = gates.shape[0], weight_hh.shape[1]
+        order = list(range(T - 1, -1, -1)) if ctx.reverse else list(range(T))
+        if ctx.reverse:
+            grad_out = grad_out.flip(0)
+        dpre = torch.empty_like(gates)                        # ∂L/∂z_t, in processing order
+        dh, dc = grad_h.clone(), grad_c.clone()
+        for k in range(T - 1, -1, -1):
+            i, f, g, o = gates[order[k]].chunk(4, dim=-1)
+            dh = dh + grad_out[k]
+            tanh_c = torch.tanh(cells[k + 1])
+            dc = dc + dh * o * (1 - tanh_c * tanh_c)          # through h = o tanh(c)
+            d_i, d_f, d_g, d_o = dpre[k].chunk(4, dim=-1)
+            torch.mul(dc * g, i * (1 - i), out=d_i)
+            torch.mul(dc * cells[k], f * (1 - f), out=d_f)
+            torch.mul(dc * i, 1 - g * g, out=d_g)
+            torch.mul(dh * tanh_c, o * (1 - o), out=d_o)
+            dc = dc * f                                       # the constant error carousel
+            dh = dpre[k] @ weight_hh                          # back to h_{t-1}
+        flat = dpre.reshape(T * dpre.shape[1], -1)
+        grad_w = flat.T @ hs[:-1].reshape(T * hs.shape[1], -1)
+        grad_x = dpre.flip(0) if ctx.reverse else dpre
+        return grad_x, dh, dc, grad_w, None
+
+
 class LSTM(StackedRecurrent):
     """A multi-layer, optionally bidirectional LSTM with ``torch.nn.LSTM``'s call and parameters.
 
@@ -89,6 +149,7 @@ class LSTM(StackedRecurrent):
 
     n_gates = 4
     n_states = 2
+    fused = True  #: the vanilla variant runs :class:`LSTMLayerFunction` (False: plain autograd)
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
                  batch_first: bool = False, variant: str = "vanilla") -> None:
@@ -125,6 +186,9 @@ class LSTM(StackedRecurrent):
         gate = getattr(self, f"weight_gate_l{layer}{sfx}", None)
         x_part = torch.matmul(x, weight_ih.T) + (bias_ih + bias_hh)   # all steps at once: T×B×4H
         h, c = init
+        if self.variant == "vanilla" and self.fused:                   # the same, backward by hand
+            out, h, c = LSTMLayerFunction.apply(x_part, h, c, weight_hh, reverse)
+            return out, (h, c)
         gates = x.new_zeros(x.shape[1], 3 * self.hidden_size) if gate is not None else None
         outs = [None] * len(x)
         for t in (reversed(range(len(x))) if reverse else range(len(x))):
