@@ -144,12 +144,12 @@ def train_classifier(model: nn.Module, X: np.ndarray, y: np.ndarray, steps: int 
             set_train_rank(model, None)
 
 
-def predict(model: nn.Module, X, batch_size: int = 4096) -> np.ndarray:
+def predict(model: nn.Module, X, batch_size: int = 4096, num_threads: int | None = 1) -> np.ndarray:
     """The outputs (logits) of ``model`` in eval mode on the rows of ``X``, as a float NumPy array."""
     param = next(model.parameters())
     model.eval()
     X = np.asarray(X)
-    with torch.no_grad():
+    with torch.no_grad(), torch_threads(num_threads):
         out = [model(torch.as_tensor(X[i:i + batch_size], dtype=param.dtype, device=param.device)).cpu()
                for i in range(0, len(X), batch_size)]
     return torch.cat(out).numpy()
