@@ -123,3 +123,46 @@ def test_lr_schedule_sets_each_step_like_gradient_descent_by_hand():
     np.testing.assert_allclose(model.weight.detach().cpu().numpy().ravel(), w, rtol=1e-4, atol=1e-5)
     with pytest.raises(TypeError, match="lr_schedule"):
         fit(model, mse, X, y, lr_schedule=0.1, progress=False)
+
+
+def test_class_transfer_splits_the_classes_and_remaps_the_labels():
+    from sklearn.datasets import load_digits
+
+    from scratchbook.compact import digits_class_transfer
+
+    data = digits_class_transfer((7, 0, 3), n_target_train=70, random_state=2)
+    np.testing.assert_array_equal(data.source_classes, [0, 3, 7])
+    np.testing.assert_array_equal(data.target_classes, [1, 2, 4, 5, 6, 8, 9])
+    assert len(data.y_train) == 70 and np.bincount(data.y_train).tolist() == [10] * 7
+    assert set(data.y_source) == {0, 1, 2} and set(data.y_test) == set(range(7))
+    # each image keeps its own digit: look every row up in the raw data set
+    digits = load_digits()
+    lookup = {row.tobytes(): label for row, label in zip(digits.data / 16, digits.target)}
+    for X, y, classes in ((data.X_source, data.y_source, data.source_classes),
+                          (data.X_train, data.y_train, data.target_classes),
+                          (data.X_test, data.y_test, data.target_classes)):
+        assert all(lookup[row.tobytes()] == classes[label] for row, label in zip(X, y))
+    assert len(data.X_source) + len(data.X_test) < 1797 and not set(map(bytes, data.X_train)) & set(map(bytes, data.X_test))
+    assert not np.array_equal(data.X_train, digits_class_transfer((7, 0, 3), 70, random_state=3).X_train)
+    with pytest.raises(ValueError, match="source_classes"):
+        digits_class_transfer((0, 10))
+    with pytest.raises(ValueError, match="source_classes"):
+        digits_class_transfer(range(9))
+    with pytest.raises(TypeError, match="source_classes"):
+        digits_class_transfer(3)
+    with pytest.raises(ValueError, match="n_target_train"):
+        digits_class_transfer((0, 1, 2, 3, 4), n_target_train=4)
+
+
+def test_few_labels_draws_a_stratified_labelled_subset_of_the_unlabelled_pool():
+    from scratchbook.compact import digits_few_labels
+
+    data = digits_few_labels(50, random_state=1)
+    assert len(data.X_unlabelled) + len(data.X_test) == 1797 and len(data.y_train) == 50
+    assert np.bincount(data.y_train).tolist() == [5] * 10
+    pool = {row.tobytes() for row in data.X_unlabelled}
+    assert all(row.tobytes() in pool for row in data.X_train)
+    assert not pool & {row.tobytes() for row in data.X_test}
+    np.testing.assert_array_equal(digits_few_labels(50, random_state=1).X_train, data.X_train)
+    with pytest.raises(ValueError, match="n_labelled"):
+        digits_few_labels(5)
