@@ -1,5 +1,5 @@
 """Part I: sequences — a tanh RNN, backpropagation through time, gradients over long lags, remedies without
-gates and echo state networks, LSTM and GRU."""
+gates and echo state networks, LSTM and GRU, bidirectional networks and ELMo."""
 
 from scratchbook.rnn.bptt import (
     PARAM_NAMES,
@@ -26,6 +26,7 @@ from scratchbook.rnn.gradients import (
     step_jacobian,
 )
 from scratchbook.rnn.esn import EchoStateNetwork, reservoir_step, ridge_readout, run_reservoir
+from scratchbook.rnn.elmo import BiLM, ScalarMix, bilm_loss, contextual_layers, train_bilm
 from scratchbook.rnn.gru import GRU, gru_cell, gru_step
 from scratchbook.rnn.lstm import LSTM, lstm_cell, lstm_step
 from scratchbook.rnn.lstm import VARIANTS as LSTM_VARIANTS
@@ -44,4 +45,5 @@ __all__: list[str] = [
     "train_adding", "train_tagging",
     "LeakyRNN", "identity_init", "input_sensitivity", "EchoStateNetwork", "reservoir_step", "run_reservoir", "ridge_readout",
     "mackey_glass", "future_token",
+    "BiLM", "ScalarMix", "bilm_loss", "train_bilm", "contextual_layers",
 ]

@@ -221,3 +221,37 @@ def check_bidirectional(fn) -> bool:
 
 
 __all__ += ["check_bidirectional"]
+
+
+# --- Chapter 7: ELMo ------------------------------------------------------------------------------
+
+
+def check_scalar_mix(fn) -> bool:
+    """Check ``fn(layers, w, gamma) -> γ Σ_j softmax(w)_j layers[j]`` for a (L+1)×n×D tensor of layers.
+
+    ``w`` is the vector of L + 1 unnormalised weights and ``gamma`` a scalar tensor; the reference is
+    ``scratchbook.rnn.elmo.ScalarMix`` holding the same ``w`` and ``gamma``.
+    """
+    import torch
+
+    from scratchbook.rnn.elmo import ScalarMix
+
+    gen = torch.Generator().manual_seed(7)
+    layers = torch.randn(3, 5, 4, generator=gen, dtype=torch.float64)
+    w, gamma = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64), torch.tensor(1.5, dtype=torch.float64)
+    answer = call_or_none(fn, layers.clone(), w.clone(), gamma.clone())
+    if answer is None:
+        return False
+    if isinstance(answer, torch.Tensor):
+        answer = answer.detach().cpu().numpy()
+    mix = ScalarMix(3).double()
+    with torch.no_grad():
+        mix.scalar_parameters.copy_(w)
+        mix.gamma.copy_(gamma)
+        expected = mix(layers).numpy()
+    return report_check("ELMo mix of 3 layers", answer, expected, rtol=1e-8, atol=1e-10,
+                        hint="Normalise w with a softmax (not by its sum), weight layer j by s_j, add over "
+                             "layers (dim 0), then multiply by gamma.")
+
+
+__all__ += ["check_scalar_mix"]

@@ -1,0 +1,238 @@
+"""ELMo: the corpus and tokens, the biLM against torch.nn.LSTM, which tokens each direction sees, the mix."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from scratchbook.rnn import LSTM, checks
+from scratchbook.rnn.elmo import (SPECIALS, BiLM, MixProbe, ScalarMix, bilm_loss, build_vocab, contextual_layers,
+                                  decode, encode, load_bilm, perplexities, probe_accuracy, pydoc_topics,
+                                  quote_labels, save_bilm, tokenize, train_bilm, train_probe, unigram_perplexity)
+
+V, E = 23, 6
+
+
+def _pair(seed: int = 0, dropout: float = 0.0):
+    """The same float64 BiLM on our LSTM and on torch.nn.LSTM, with one state dict."""
+    torch.manual_seed(seed)
+    theirs = BiLM(V, E, dropout=dropout, lstm=torch.nn.LSTM).double()
+    with torch.no_grad():
+        theirs.output_bias.normal_()
+    ours = BiLM(V, E, dropout=dropout).double()
+    ours.load_state_dict(theirs.state_dict())
+    return ours.eval(), theirs.eval()
+
+
+def _tokens(B: int = 3, N: int = 9, seed: int = 1) -> torch.Tensor:
+    return torch.randint(0, V, (B, N), generator=torch.Generator().manual_seed(seed))
+
+
+# --- corpus and tokens ---------------------------------------------------------------------------
+
+
+def test_tokenize_keeps_every_non_space_character():
+    text = 'The "return" statement:\n   return x + 1  # 3.5 * y_2\n'
+    tokens = tokenize(text)
+    assert tokens == ["the", '"', "return", '"', "statement", ":", "return", "x", "+", "1", "#", "3", ".", "5",
+                      "*", "y_2"]
+    assert "".join(tokens) == re.sub(r"\s", "", text.lower())
+
+
+def test_tokenize_is_deterministic_and_drops_underlines():
+    text = pydoc_topics()["return"]
+    assert tokenize(text) == tokenize(text)
+    assert "*" not in tokenize('The "return" statement\n**********************\n')
+
+
+def test_quote_labels():
+    tokens, labels = quote_labels('Use "return x" to return.\n\nA "')
+    assert tokens == ["use", '"', "return", "x", '"', "to", "return", ".", "a", '"']
+    assert labels.tolist() == [0, -1, 1, 1, -1, 0, 0, 0, 0, -1]
+
+
+def test_split_is_disjoint_and_heldout_paragraphs_leave_training():
+    train, heldout = pydoc_topics("train"), pydoc_topics("heldout")
+    assert not set(train) & set(heldout) and len(train) + len(heldout) == len(pydoc_topics())
+    held_paragraphs = {p.strip() for t in heldout.values() for p in re.split(r"\n\s*\n", t) if p.strip()}
+    assert not any(p.strip() in held_paragraphs for t in train.values() for p in re.split(r"\n\s*\n", t))
+
+
+def test_vocab_encode_decode_round_trip():
+    tokens = [["b", "a", "b", "c", "c", "c", "d"], ["a", "c"]]
+    vocab = build_vocab(tokens, max_size=6, min_count=1)
+    assert vocab == [*SPECIALS, "c", "a", "b"]           # by count, ties alphabetical, cut at max_size
+    ids = encode(["c", "a", "zzz", "b"], vocab, wrap=True)
+    assert ids.tolist() == [1, 3, 4, 0, 5, 2]
+    assert decode(ids, vocab) == ["<bos>", "c", "a", "<unk>", "b", "<eos>"]
+
+
+# --- the model against torch.nn.LSTM and an independent loss ----------------------------------------
+
+
+def test_bilm_on_our_lstm_equals_bilm_on_torch_lstm():
+    ours, theirs = _pair()
+    tokens = _tokens()
+    for a, b in zip(ours(tokens), theirs(tokens)):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+    torch.testing.assert_close(ours.layers(tokens), theirs.layers(tokens), rtol=0, atol=1e-10)
+    loss_ours, loss_theirs = bilm_loss(ours, tokens), bilm_loss(theirs, tokens)
+    assert abs(loss_ours.item() - loss_theirs.item()) < 1e-10
+    loss_ours.backward()
+    loss_theirs.backward()
+    for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=0, atol=1e-10, msg=name)
+
+
+def test_loss_equals_hand_written_cross_entropy():
+    ours, _ = _pair(seed=2)
+    tokens = _tokens(seed=3)
+    forward, backward = ours(tokens)
+
+    def nll(logits, targets):                           # −log softmax, summed by hand
+        logp = logits - torch.logsumexp(logits, dim=-1, keepdim=True)
+        return -logp.gather(-1, targets[..., None]).mean()
+
+    expected = 0.5 * (nll(forward[:, :-1], tokens[:, 1:]) + nll(backward[:, 1:], tokens[:, :-1]))
+    assert abs(bilm_loss(ours, tokens).item() - expected.item()) < 1e-12
+
+
+def test_softmax_is_the_embedding_shared_by_both_directions():
+    ours, _ = _pair()
+    tokens = _tokens()
+    _, forward, backward = ours.directions(tokens)
+    W, b = ours.embedding.weight, ours.output_bias
+    torch.testing.assert_close(ours(tokens)[0], forward[-1] @ W.T + b)
+    torch.testing.assert_close(ours(tokens)[1], backward[-1] @ W.T + b)
+
+
+@pytest.mark.parametrize("t", [0, 4, 8])
+def test_each_direction_sees_only_its_side(t):
+    ours, _ = _pair(seed=4)
+    tokens = _tokens(N=9, seed=5)
+    changed = tokens.clone()
+    changed[:, t] = (changed[:, t] + 1) % V
+    _, f0, b0 = ours.directions(tokens)
+    _, f1, b1 = ours.directions(changed)
+    for layer in range(2):
+        # the forward LM at k reads tokens ≤ k: unchanged before t, changed from t on
+        assert torch.equal(f0[layer][:, :t], f1[layer][:, :t])
+        assert (f0[layer][:, t:] - f1[layer][:, t:]).abs().amax(dim=-1).min() > 0
+        # the backward LM at k reads tokens ≥ k: unchanged after t, changed up to t
+        assert torch.equal(b0[layer][:, t + 1:], b1[layer][:, t + 1:])
+        assert (b0[layer][:, : t + 1] - b1[layer][:, : t + 1]).abs().amax(dim=-1).min() > 0
+
+
+def test_layers_stack_embedding_and_both_directions():
+    ours, _ = _pair()
+    tokens = _tokens()
+    x, forward, backward = ours.directions(tokens)
+    layers = ours.layers(tokens)
+    assert layers.shape == (3, 3, 9, 2 * E)
+    assert torch.equal(layers[0], torch.cat([x, x], -1))
+    assert torch.equal(layers[2, ..., :E], forward[1]) and torch.equal(layers[2, ..., E:], backward[1])
+    flat = contextual_layers(ours, tokens[0].numpy(), length=4)   # windows of 4, then a remainder of 1
+    assert flat.shape == (3, 9, 2 * E)
+    torch.testing.assert_close(flat[:, :4], ours.layers(tokens[:1, :4])[:, 0])
+
+
+def test_backward_layer_two_reads_backward_layer_one_only():
+    ours, _ = _pair()
+    for lstms in (ours.forward_lstms, ours.backward_lstms):
+        assert [m.input_size for m in lstms] == [E, E]
+
+
+# --- the mix -------------------------------------------------------------------------------------
+
+
+def test_scalar_mix_equals_the_formula():
+    torch.manual_seed(0)
+    mix = ScalarMix(3)
+    with torch.no_grad():
+        mix.scalar_parameters.copy_(torch.tensor([0.3, -1.0, 2.0]))
+        mix.gamma.fill_(1.7)
+    layers = torch.randn(3, 4, 5)
+    w = np.array([0.3, -1.0, 2.0])
+    s = np.exp(w) / np.exp(w).sum()
+    expected = 1.7 * sum(s[j] * layers[j].numpy() for j in range(3))
+    np.testing.assert_allclose(mix(layers).detach().numpy(), expected, rtol=1e-6)
+    assert abs(mix.weights.sum().item() - 1) < 1e-6
+
+
+def test_probe_learns_a_linear_label_and_ignores_minus_one():
+    torch.manual_seed(0)
+    layers = torch.randn(2, 400, 4)
+    labels = (layers[1, :, 0] > 0).long()
+    labels[:10] = -1
+    probe = train_probe(layers, labels, steps=200)
+    assert probe_accuracy(probe, layers, labels) > 0.95
+
+
+def test_training_lowers_the_loss_and_perplexity_baselines():
+    torch.manual_seed(0)
+    model = BiLM(V, 8, dropout=0.0)
+    ids = np.tile(np.arange(3, V), 6)                      # a deterministic cycle: easy to predict
+    before = perplexities(model, ids, length=10)
+    train_bilm(model, ids, steps=60, batch_size=8, length=10, lr=2e-2, progress=False)
+    after = perplexities(model, ids, length=10)
+    assert after[0] < before[0] / 3 and after[1] < before[1] / 3
+    assert math.isclose(unigram_perplexity(ids, ids, V), np.exp(-np.log(7 / (6 * 20 + V))), rel_tol=1e-12)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    _, theirs = _pair()
+    vocab = [*SPECIALS, *(f"w{i}" for i in range(V - len(SPECIALS)))]
+    save_bilm(theirs, vocab, tmp_path / "m.pt", info={"note": "test"}, half=False)
+    model, vocab2, info = load_bilm(tmp_path / "m.pt")
+    assert isinstance(model.forward_lstms[0], LSTM) and vocab2 == vocab and info == {"note": "test"}
+    tokens = _tokens()
+    torch.testing.assert_close(model(tokens)[0], theirs.float()(tokens)[0], rtol=1e-5, atol=1e-5)
+
+
+def test_check_scalar_mix_accepts_the_right_answer_and_rejects_a_wrong_one(capsys):
+    def right(layers, w, gamma):
+        return gamma * (torch.softmax(w, 0)[:, None, None] * layers).sum(0)
+
+    assert checks.check_scalar_mix(right)
+    assert not checks.check_scalar_mix(lambda layers, w, gamma: gamma * layers.mean(0))
+
+
+# --- bad arguments -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: BiLM(2, 4), "vocab_size"),
+    (lambda: BiLM(V, 0), "embedding_dim"),
+    (lambda: BiLM(V, 4, dropout=1.5), "dropout"),
+    (lambda: BiLM(V, 4, lstm="lstm"), "lstm"),
+    (lambda: BiLM(V, 4)(torch.zeros(2, 5)), "tokens"),
+    (lambda: BiLM(V, 4)(torch.full((2, 5), V)), "tokens"),
+    (lambda: ScalarMix(0), "num_layers"),
+    (lambda: ScalarMix(3)(torch.zeros(2, 4, 5)), "layers"),
+    (lambda: pydoc_topics("test"), "split"),
+    (lambda: tokenize(3), "text"),
+    (lambda: build_vocab([["a"]], max_size=2), "max_size"),
+    (lambda: encode(["a"], ["a", "b"]), "vocab"),
+    (lambda: decode([7], list(SPECIALS)), "ids"),
+    (lambda: train_bilm(BiLM(V, 4), np.arange(V), steps=0), "steps"),
+    (lambda: train_bilm(BiLM(V, 4), np.arange(5), length=10), "ids"),
+    (lambda: train_probe(torch.zeros(2, 5, 3), [0, 1]), "labels"),
+    (lambda: load_bilm("/nonexistent/bilm.pt"), "path"),
+])
+def test_bad_arguments_name_the_argument(call, name):
+    with pytest.raises((ValueError, TypeError), match=name):
+        call()
+
+
+def test_mix_probe_is_a_linear_layer_on_the_mix():
+    torch.manual_seed(1)
+    probe = MixProbe(3, 5, n_classes=4)
+    with torch.no_grad():
+        probe.mix.scalar_parameters.normal_()
+        probe.mix.gamma.fill_(0.7)
+    layers = torch.randn(3, 8, 5)
+    torch.testing.assert_close(probe(layers), probe.linear(probe.mix(layers)), rtol=1e-6, atol=1e-6)
