@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -44,6 +45,9 @@ def test_there_are_notebooks():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
 def test_notebook_is_stripped(path):
+    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    if (raw["nbformat"], raw["nbformat_minor"]) >= (4, 5):  # cell ids are required from 4.5 on
+        assert all("id" in cell for cell in raw["cells"]), "a cell has no id; run scripts/nbclean.py"
     nb = nbformat.read(path, as_version=4)
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":

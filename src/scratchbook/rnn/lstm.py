@@ -89,6 +89,7 @@ class LSTMLayerFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x_part, h0, c0, weight_hh, reverse=False):
+        """Run the loop over time without a graph; keep the gates, cells and states for backward."""
         T, H = x_part.shape[0], h0.shape[-1]
         gates = torch.empty_like(x_part)                      # i, f, g, o of every step
         cells = x_part.new_empty((T + 1,) + c0.shape)         # c_{t-1} for every t, and c_T
@@ -113,6 +114,7 @@ class LSTMLayerFunction(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out, grad_h, grad_c):
+        """Eqs. (lstm-bptt): one walk back through time, then one product each for W_hh and x_part."""
         gates, cells, hs, weight_hh = ctx.saved_tensors
         T, H = gates.shape[0], weight_hh.shape[1]
         order = list(range(T - 1, -1, -1)) if ctx.reverse else list(range(T))
