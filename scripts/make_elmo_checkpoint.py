@@ -9,8 +9,10 @@ than our LSTM on the CPU; its state dict loads unchanged into the same model bui
 ``scratchbook.rnn.LSTM``, which the chapter uses. Adam with random windows of the training stream,
 one CPU thread, seeded; with the defaults it takes two to five minutes, depending on how busy the CPU
 is (it prints the time). The file (under 2 MB: float16 weights) holds the state dict, the vocabulary,
-the settings, the training curve and the held-out perplexities. The corpus is the running Python's
-``pydoc_data``, so another Python version gives a slightly different text, vocabulary and model.
+the settings, the training curve, the held-out perplexities and the sorted names of the held-out
+topics. The corpus is the running Python's ``pydoc_data``, so another Python version gives a slightly
+different text, vocabulary, split and model; the chapter compares the stored held-out names with the
+running Python's split and says whether they match.
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ def main() -> None:
             "seed": args.seed, "seconds": round(seconds, 1), "torch": str(torch.__version__),
             "python": sys.version.split()[0], "train_tokens": len(train_ids), "heldout_tokens": len(heldout_ids),
             "heldout_perplexity_forward": ppl_f, "heldout_perplexity_backward": ppl_b,
-            "heldout_perplexity_unigram": unigram, "history": [round(x, 4) for x in result["history"].tolist()]}
+            "heldout_perplexity_unigram": unigram, "heldout_topics": sorted(pydoc_topics("heldout")),
+            "history": [round(x, 4) for x in result["history"].tolist()]}
     save_bilm(model, vocab, args.out, info=info)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
 

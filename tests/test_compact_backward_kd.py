@@ -172,3 +172,9 @@ def test_bad_arguments_are_named():
         distill_few_points(make_mlp([1, 4, 1]), 8, method="bkd2")
     with pytest.raises(ValueError, match="n_train"):
         distill_few_points(make_mlp([1, 4, 1]), 1)
+    with pytest.raises(TypeError, match="teacher"):
+        distill_few_points(lambda z: z, 8)
+    with pytest.raises(TypeError, match="student_out"):
+        divergence(x.numpy(), x)
+    with pytest.raises(TypeError, match="teacher_out"):
+        divergence(x, [[0.0]])

@@ -80,6 +80,7 @@ def test_temperature_schedule_end_points_equal_phases_and_clamp():
     assert [T.count(k) for k in (4, 3, 2, 1)] == [25, 25, 25, 25]
     assert temperature_schedule(100, 100, 4) == temperature_schedule(500, 100, 4) == 1
     assert all(temperature_schedule(s, 10, 1) == 1 for s in range(20))
+    assert [temperature_schedule(s, 4, 4) for s in range(5)] == [4, 3, 2, 1, 1]  # total_steps = T_max: one step each
 
 
 def test_psi_schedule_end_points_ramp_and_switch():
@@ -139,6 +140,7 @@ def test_loss_shape_and_type_errors():
     (lambda: annealing_factor(0.5, 4), "T"), (lambda: annealing_factor(5, 4), "T"), (lambda: annealing_factor(1, 0.5), "T_max"),
     (lambda: temperature_schedule(-1, 10, 2), "step"), (lambda: temperature_schedule(0, 0, 2), "total_steps"),
     (lambda: temperature_schedule(0, 10, 0), "T_max"), (lambda: temperature_schedule(0, 10, 2.5), "T_max"),
+    (lambda: temperature_schedule(0, 3, 4), "total_steps"), (lambda: make_ckd_loss(abs, 3, 4, 0.1), "anneal_steps"),
     (lambda: psi_schedule(0, 10, 0.8, 0.5), "end"), (lambda: psi_schedule(0, 10, -0.1), "start"),
     (lambda: make_ckd_loss("teacher", 10, 2, 0.1), "teacher"), (lambda: make_ckd_loss(abs, 10, 2, -1.0), "margin"),
     (lambda: make_ckd_loss(abs, 0, 2, 0.1), "anneal_steps"), (lambda: make_ckd_loss(abs, 10, 2, 0.1, task_loss=3), "task_loss"),

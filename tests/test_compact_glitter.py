@@ -185,6 +185,20 @@ def test_distil_with_pool_learns_digits_and_checks_the_pool():
         distil_with_pool(teacher, X[:200], y[:200], pool[:100])
 
 
+def test_distil_with_pool_checks_the_teacher():
+    X, pool, y = np.zeros((4, 3), np.float32), np.zeros((4, 2, 3), np.float32), np.zeros(4, np.int64)
+    with pytest.raises(TypeError, match="^teacher "):
+        distil_with_pool(lambda x: x, X, y, pool, steps=1)
+    with pytest.raises(ValueError, match="^teacher .*nn.Linear"):
+        distil_with_pool(nn.Sequential(nn.ReLU()), X, y, pool, steps=1)
+
+
+def test_augmented_kd_moves_the_teacher_to_eval_mode_in_place():
+    teacher = nn.Sequential(nn.Linear(3, 2), nn.Dropout(0.5)).train()
+    loss = AugmentedKD(teacher)
+    assert loss.teacher is teacher and not teacher.training
+
+
 def test_checker_accepts_the_right_answer_and_rejects_a_wrong_one(capsys):
     def right(s, t, k, T):
         lp = _log_softmax(t / T)

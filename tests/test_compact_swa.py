@@ -79,6 +79,17 @@ def test_swa_callback_averages_the_right_steps(start, every):
     assert torch.allclose(_flat(averaged.module), torch.stack(kept).mean(dim=0), atol=TOL)
 
 
+def test_swa_callback_never_fires_when_start_is_past_the_last_step():
+    X, y = _problem()
+    model = make_mlp([5, 8, 3], random_state=0)
+    averaged = AveragedModel(model)
+    before = _flat(averaged.module)
+    fit(model, _ce, X, y, steps=5, batch_size=8, optimizer="sgd", lr=0.5,
+        callback=swa_callback(averaged, start=5), progress=False)
+    assert int(averaged.n_averaged) == 0  # steps are 0..4: nothing averaged
+    assert torch.equal(_flat(averaged.module), before) and not torch.equal(_flat(model), before)
+
+
 def test_swa_callback_checks_arguments():
     averaged = AveragedModel(make_mlp([3, 4, 2]))
     with pytest.raises(TypeError, match="averaged"):

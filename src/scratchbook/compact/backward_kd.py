@@ -36,6 +36,9 @@ def divergence(student_out: torch.Tensor, teacher_out: torch.Tensor, kind: str =
     ``"squared_error"`` is ‖t − s‖² summed over the outputs (regression); ``"kl"`` is
     KL(softmax(t/T) ‖ softmax(s/T)) of logits at temperature T (classification). Returns one value per row.
     """
+    for name, value in (("student_out", student_out), ("teacher_out", teacher_out)):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
     kind = check_option("kind", kind, DIVERGENCES)
     temperature = check_real("temperature", temperature, low=0.0, strict_low=True)
     if student_out.shape != teacher_out.shape or student_out.ndim != 2:
@@ -98,7 +101,10 @@ class BackwardKDLoss:
     :func:`auxiliary_samples` and the current student, and labelled by the teacher (``aux_t_``).
     ``aux_weight=0`` is plain distillation (nothing is generated). ``direction="random"`` is a control:
     each row moves a uniform random distance in [0, ``n_steps`` · ``step_size``] along a random unit
-    direction (then clipped to ``bounds``), with no gradient and on the same schedule.
+    direction (then clipped to ``bounds``), with no gradient and on the same schedule: random directions,
+    distances up to the same maximum as the ascent's. It does not match the ascent's distances: a
+    normalized ascent's end points travel up to ``n_steps`` · ``step_size`` (in one dimension all of it,
+    unless clipped or turned back), the control's anywhere from 0 to that maximum.
     """
 
     def __init__(self, teacher: nn.Module, X, step_size: float, n_steps: int = 1, every: int = 10,
@@ -143,7 +149,10 @@ class BackwardKDLoss:
         return loss + self.aux_weight * aux
 
     def _random_samples(self, X: torch.Tensor) -> torch.Tensor:
-        """The control: X moved a uniform random distance in [0, n_steps · η] along random unit directions."""
+        """The control: X moved a uniform random distance in [0, n_steps · η] along random unit directions.
+
+        The same maximum distance as the normalized ascent, not the same distribution of distances.
+        """
         u = torch.as_tensor(self.rng.normal(size=X.shape), dtype=X.dtype, device=X.device)
         u = u / u.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (X.ndim - 1))
         r = torch.as_tensor(self.rng.uniform(0, self.n_steps * self.step_size, size=len(X)), dtype=X.dtype,
@@ -161,6 +170,8 @@ def distill_few_points(teacher: nn.Module, n_train: int, method: str = "bkd", st
     (normalized ascent, clipped to [−1, 1], pool regenerated every 10 steps) or ``"random"`` (the control).
     Adam, learning rate 0.01, full batches; ``random_state`` seeds the student and the sampling.
     """
+    if not isinstance(teacher, nn.Module):
+        raise TypeError(f"teacher must be a torch.nn.Module, got {type(teacher).__name__}")
     n_train = check_int("n_train", n_train, low=2)
     method = check_option("method", method, ("kd", "bkd", "random"))
     X = np.linspace(-1, 1, n_train, dtype=np.float32)[:, None]

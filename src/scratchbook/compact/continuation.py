@@ -32,10 +32,14 @@ def temperature_schedule(step: int, total_steps: int, T_max: int) -> int:
     """The temperature at ``step``: T_max, T_max − 1, …, 1 in ``T_max`` equal phases of ``total_steps``.
 
     Steps at or after ``total_steps`` stay at T = 1, so the schedule can anneal over a first phase only.
+    ``total_steps`` must be at least ``T_max``: with fewer steps some temperatures would get no step.
     """
     step = check_int("step", step, low=0)
     total_steps = check_int("total_steps", total_steps, low=1)
     T_max = check_int("T_max", T_max, low=1)
+    if total_steps < T_max:
+        raise ValueError(f"total_steps must be >= T_max = {T_max} (one step per temperature at least), "
+                         f"got {total_steps}")
     return max(1, T_max - step * T_max // total_steps)
 
 
@@ -94,6 +98,9 @@ def make_ckd_loss(teacher: Callable[[torch.Tensor], torch.Tensor], anneal_steps:
     margin = check_real("margin", margin, low=0.0)
     total_steps = anneal_steps if total_steps is None else check_int("total_steps", total_steps, low=1)
     psi_schedule(0, total_steps, psi_start, psi_end)  # validates psi_start and psi_end
+    if anneal_steps < T_max:
+        raise ValueError(f"anneal_steps must be >= T_max = {T_max} (one step per temperature at least), "
+                         f"got {anneal_steps}")
 
     def loss_fn(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, step: int) -> torch.Tensor:
         out = model(xb)

@@ -98,6 +98,10 @@ def virtual_teacher(n_classes: int, a: float = 0.9) -> Teacher:
 
     Returns a function ``(xb, yb) -> logits`` (the log-probabilities, Eq. kd-virtual of chapter 4.1),
     usable as the ``teacher`` of :func:`distill`; ``a = 1/K`` is the uniform teacher of label smoothing.
+    This is the book's reading of the paper's equation, not the authors' released code, which applies
+    the temperature differently: here the log-probabilities are softened at ``distill``'s temperature
+    (with its factor T²), so at T = 4 and ``a = 0.9`` the soft target puts only about 0.25 on the
+    true class, a much flatter target than label smoothing with ε = 0.1.
     """
     n_classes = check_int("n_classes", n_classes, low=2)
     a = check_real("a", a, low=1.0 / n_classes, high=1.0)

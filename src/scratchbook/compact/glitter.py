@@ -82,6 +82,9 @@ class AugmentedKD:
     ``strategy`` picks the augmentations distilled on at each step: "none", "all" k₂, "random" k₁ or
     "glitter" k₁ (Eq. (glitter-loss) of chapter 4.4). The counters ``forward_`` and ``backward_`` add
     up the student's sample passes (the selection's gradient-free forward passes included).
+
+    Side effect: the constructor moves the caller's ``teacher`` to the device of
+    :func:`~scratchbook.utils.get_device` and puts it in eval mode, in place (no copy is made).
     """
 
     def __init__(self, teacher: nn.Module, strategy: str = "glitter", k1: int = 1, temperature: float = 2.0,
@@ -140,11 +143,17 @@ def distil_with_pool(teacher: nn.Module, X: np.ndarray, y: np.ndarray, pool: np.
     """Distil a features → ``hidden`` → classes student from ``teacher`` on (X, y) and its ``pool`` (via fit).
 
     Returns the student and its :class:`AugmentedKD` loss, whose counters hold the training cost.
+    Like :class:`AugmentedKD`, it moves ``teacher`` to the device and into eval mode in place.
     """
+    if not isinstance(teacher, nn.Module):
+        raise TypeError(f"teacher must be a torch.nn.Module, got {type(teacher).__name__}")
+    linears = [m for m in teacher.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ValueError("teacher must contain an nn.Linear layer (its last one gives the number of classes)")
     X, pool = np.asarray(X, dtype=np.float32), np.asarray(pool, dtype=np.float32)
     if pool.ndim != 3 or pool.shape[0] != len(X) or pool.shape[2] != X.shape[1]:
         raise ValueError(f"pool must be n × k2 × features for X of shape {X.shape}, got shape {pool.shape}")
-    n_classes = next(m for m in reversed(list(teacher.modules())) if isinstance(m, nn.Linear)).out_features
+    n_classes = linears[-1].out_features
     student = make_mlp([X.shape[1], hidden, n_classes], random_state=random_state)
     loss = AugmentedKD(teacher, strategy, k1, temperature, alpha, random_state)
     fit(student, loss, np.concatenate([X[:, None], pool], axis=1), y, steps=steps, batch_size=batch_size, lr=lr,

@@ -46,6 +46,10 @@ def swa_callback(averaged: AveragedModel, start: int = 0,
 
     After the optimizer steps ``start``, ``start + every``, ``start + 2·every``, … it calls
     ``averaged.update_parameters(model)``, which applies Eq. ``swa-running``.
+
+    If ``start`` is at or beyond the number of steps that ``fit`` runs, the callback never fires:
+    ``averaged.n_averaged`` stays 0 and ``averaged.module`` silently keeps the weights it was built
+    from. Check ``averaged.n_averaged > 0`` after training.
     """
     if not isinstance(averaged, AveragedModel):
         raise TypeError(f"averaged must be a torch.optim.swa_utils.AveragedModel, got {type(averaged).__name__}")

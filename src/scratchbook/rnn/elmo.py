@@ -220,7 +220,11 @@ def _check_ids(name: str, ids, minimum: int = 2) -> np.ndarray:
 
 
 def _windows(ids: np.ndarray, length: int) -> np.ndarray:
-    """Cut ``ids`` into consecutive windows of ``length`` that overlap by one token (every pair scored once)."""
+    """Cut ``ids`` into consecutive windows of ``length`` that overlap by one token.
+
+    Every adjacent pair inside the windows is scored once; the last ``len(ids) − 1`` mod
+    ``length − 1`` pairs at the end of the stream, too few for a whole window, are dropped.
+    """
     starts = np.arange(0, len(ids) - 1, length - 1)
     starts = starts[starts + length <= len(ids)]
     return np.stack([ids[s: s + length] for s in starts])
