@@ -29,19 +29,24 @@ def rotate_digits(X: np.ndarray, quarter_turns: int = 1) -> np.ndarray:
     return np.rot90(X.reshape(-1, 8, 8), k=quarter_turns, axes=(1, 2)).reshape(-1, 64).copy()
 
 
+def _digits_halves(test_size: float, random_state: int = 0) -> list[np.ndarray]:
+    """Digits scaled to [0, 1], split into training and test parts stratified by class: X_tr, X_te, y_tr, y_te."""
+    test_size = check_real("test_size", test_size, low=0.0, high=1.0, strict_low=True)
+    if test_size >= 1.0:
+        raise ValueError(f"test_size must be < 1, got {test_size}")
+    digits = load_digits()
+    return train_test_split(digits.data / 16, digits.target, test_size=test_size, stratify=digits.target,
+                            random_state=random_state)
+
+
 def digits_transfer(test_size: float = 0.5, random_state: int = 0) -> Bunch:
     """Digits scaled to [0, 1], split in a stratified way, upright (source) and rotated by 90° (target).
 
     Returns a Bunch with ``X_train``, ``X_test`` (upright), ``Xr_train``, ``Xr_test`` (rotated; the same
     images) and the labels ``y_train``, ``y_test``.
     """
-    test_size = check_real("test_size", test_size, low=0.0, high=1.0, strict_low=True)
-    if test_size >= 1.0:
-        raise ValueError(f"test_size must be < 1, got {test_size}")
     random_state = check_int("random_state", random_state, low=0)
-    digits = load_digits()
-    X_train, X_test, y_train, y_test = train_test_split(
-        digits.data / 16, digits.target, test_size=test_size, stratify=digits.target, random_state=random_state)
+    X_train, X_test, y_train, y_test = _digits_halves(test_size, random_state)
     return Bunch(X_train=X_train, X_test=X_test, y_train=y_train, y_test=y_test,
                  Xr_train=rotate_digits(X_train), Xr_test=rotate_digits(X_test))
 
@@ -65,13 +70,8 @@ def digits_class_transfer(source_classes: tuple[int, ...] = (0, 1, 2, 3, 4), n_t
         raise ValueError(f"source_classes must hold 1 to 8 distinct digits (two or more are left as targets), "
                          f"got {source_classes!r:.60}")
     target = [c for c in range(10) if c not in source]
-    test_size = check_real("test_size", test_size, low=0.0, high=1.0, strict_low=True)
-    if test_size >= 1.0:
-        raise ValueError(f"test_size must be < 1, got {test_size}")
     random_state = check_int("random_state", random_state, low=0)
-    digits = load_digits()
-    X_train, X_test, y_train, y_test = train_test_split(
-        digits.data / 16, digits.target, test_size=test_size, stratify=digits.target, random_state=0)
+    X_train, X_test, y_train, y_test = _digits_halves(test_size)
     in_target = np.isin(y_train, target)
     n_pool = int(in_target.sum())
     n_target_train = check_int("n_target_train", n_target_train, low=len(target), high=n_pool)
@@ -96,13 +96,8 @@ def digits_few_labels(n_labelled: int = 100, test_size: float = 0.5, random_stat
     pre-training without labels); ``X_train``, ``y_train`` are ``n_labelled`` of its images drawn
     stratified by class with ``random_state``; ``X_test``, ``y_test`` are the test half.
     """
-    test_size = check_real("test_size", test_size, low=0.0, high=1.0, strict_low=True)
-    if test_size >= 1.0:
-        raise ValueError(f"test_size must be < 1, got {test_size}")
     random_state = check_int("random_state", random_state, low=0)
-    digits = load_digits()
-    X_pool, X_test, y_pool, y_test = train_test_split(
-        digits.data / 16, digits.target, test_size=test_size, stratify=digits.target, random_state=0)
+    X_pool, X_test, y_pool, y_test = _digits_halves(test_size)
     n_labelled = check_int("n_labelled", n_labelled, low=10, high=len(y_pool))
     idx = np.arange(len(y_pool))
     if n_labelled < len(y_pool):
