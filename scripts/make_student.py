@@ -8,6 +8,8 @@ In a student version
 - every ``{solution}`` block disappears from the markdown, so the exercise stands alone;
 - the checkers in ``scratchbook.<topic>.checks`` are untouched: calling one on an unfinished
   function says "not done yet" instead of failing, so the notebook still runs top to bottom.
+The files the chapters read (``chapters/<topic>/data/``: shipped curves, seeds and checkpoints) are
+copied next to the student notebooks.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import ast
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -67,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(studentize(nbformat.read(path, as_version=4)), target)
         print(f"wrote {target.relative_to(args.out.parent) if args.out.is_relative_to(ROOT) else target}")
+    for data in sorted((ROOT / "chapters").glob("*/data")):  # what the notebooks load, as it is
+        shutil.copytree(data, args.out / data.relative_to(ROOT), dirs_exist_ok=True)
+        print(f"copied {data.relative_to(ROOT)}/")
     return 0
 
 

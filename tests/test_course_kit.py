@@ -88,3 +88,12 @@ def test_toc_entries_in_reading_order(tmp_path):
                                 ("b/index", "Two"), ("b/extra", "Two")]
     with pytest.raises(ValueError, match="toc_path"):
         toc_entries(tmp_path / "missing.yml")
+
+
+def test_student_versions_carry_the_data_the_chapters_load(tmp_path):
+    assert make_student.main(["--out", str(tmp_path)]) == 0
+    shipped = sorted(p.relative_to(ROOT) for p in (ROOT / "chapters").glob("*/data/*") if p.is_file())
+    assert shipped, "expected shipped data files under chapters/<topic>/data/"
+    for rel in shipped:
+        assert (tmp_path / rel).read_bytes() == (ROOT / rel).read_bytes(), f"{rel} not copied"
+    assert (tmp_path / "chapters" / "compact" / "01_knowledge_distillation.ipynb").is_file()
