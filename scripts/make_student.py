@@ -8,7 +8,7 @@ In a student version
 - every ``{solution}`` block disappears from the markdown, so the exercise stands alone;
 - the checkers in ``scratchbook.<topic>.checks`` are untouched: calling one on an unfinished
   function says "not done yet" instead of failing, so the notebook still runs top to bottom.
-The files the chapters read (``chapters/<topic>/data/``: shipped curves, seeds and checkpoints) are
+The appendix (the instructor guide) has no student version. The files the chapters read (``chapters/<topic>/data/``: shipped curves, seeds and checkpoints) are
 copied next to the student notebooks.
 """
 
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     notebooks = sorted((ROOT / "chapters").rglob("*.ipynb"))
     for path in notebooks:
-        if ".ipynb_checkpoints" in path.parts:
+        if ".ipynb_checkpoints" in path.parts or path.parent.name == "appendix":
             continue
         target = args.out / path.relative_to(ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)

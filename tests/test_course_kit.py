@@ -97,3 +97,4 @@ def test_student_versions_carry_the_data_the_chapters_load(tmp_path):
     for rel in shipped:
         assert (tmp_path / rel).read_bytes() == (ROOT / rel).read_bytes(), f"{rel} not copied"
     assert (tmp_path / "chapters" / "compact" / "01_knowledge_distillation.ipynb").is_file()
+    assert not (tmp_path / "chapters" / "appendix").exists(), "the instructor guide is not for students"
