@@ -12,7 +12,8 @@ import torch
 from scratchbook.rnn import LSTM, checks
 from scratchbook.rnn.elmo import (SPECIALS, BiLM, MixProbe, ScalarMix, bilm_loss, build_vocab, contextual_layers,
                                   decode, encode, load_bilm, perplexities, probe_accuracy, pydoc_topics,
-                                  quote_labels, save_bilm, tokenize, train_bilm, train_probe, unigram_perplexity)
+                                  quote_labels, save_bilm, tokenize, train_bilm, train_probe, unigram_perplexity,
+                                  window_features)
 
 V, E = 23, 6
 
@@ -172,6 +173,19 @@ def test_probe_learns_a_linear_label_and_ignores_minus_one():
     assert probe_accuracy(probe, layers, labels) > 0.95
 
 
+def test_window_features_against_plain_loops():
+    table = torch.randn(7, 3, generator=torch.Generator().manual_seed(2))
+    ids = np.array([3, 0, 6, 6, 2, 5])
+    for width in (0, 1, 2, 4):
+        got = window_features(table, ids, width)
+        expected = np.zeros((len(ids), (2 * width + 1) * 3), dtype=np.float32)
+        for k in range(len(ids)):
+            for j, t in enumerate(range(k - width, k + width + 1)):
+                if 0 <= t < len(ids):
+                    expected[k, 3 * j: 3 * j + 3] = table[ids[t]].numpy()
+        np.testing.assert_array_equal(got.numpy(), expected)
+
+
 def test_training_lowers_the_loss_and_perplexity_baselines():
     torch.manual_seed(0)
     model = BiLM(V, 8, dropout=0.0)
@@ -222,6 +236,9 @@ def test_check_scalar_mix_accepts_the_right_answer_and_rejects_a_wrong_one(capsy
     (lambda: train_bilm(BiLM(V, 4), np.arange(5), length=10), "ids"),
     (lambda: train_probe(torch.zeros(2, 5, 3), [0, 1]), "labels"),
     (lambda: load_bilm("/nonexistent/bilm.pt"), "path"),
+    (lambda: window_features(torch.zeros(4), [0, 1]), "embeddings"),
+    (lambda: window_features(torch.zeros(4, 2), [0, 1], width=-1), "width"),
+    (lambda: window_features(torch.zeros(4, 2), [0, 4]), "ids"),
 ])
 def test_bad_arguments_name_the_argument(call, name):
     with pytest.raises((ValueError, TypeError), match=name):

@@ -28,7 +28,7 @@ from scratchbook.utils import torch_threads
 __all__ = [
     "SPECIALS", "pydoc_topics", "tokenize", "quote_labels", "build_vocab", "encode", "decode",
     "BiLM", "ScalarMix", "MixProbe", "bilm_loss", "train_bilm", "perplexities", "unigram_perplexity",
-    "contextual_layers", "train_probe", "probe_accuracy", "save_bilm", "load_bilm",
+    "contextual_layers", "window_features", "train_probe", "probe_accuracy", "save_bilm", "load_bilm",
 ]
 
 SPECIALS = ("<unk>", "<bos>", "<eos>")
@@ -320,6 +320,19 @@ def contextual_layers(model: BiLM, ids, length: int = 64) -> torch.Tensor:
         parts.append(model.layers(torch.as_tensor(ids[-2:], device=device)[None])[:, 0, 1:])
     model.train(was_training)
     return torch.cat(parts, dim=1)
+
+
+def window_features(embeddings: torch.Tensor, ids, width: int = 2) -> torch.Tensor:
+    """Row k holds the embeddings of tokens k−width..k+width side by side, zeros past the stream's ends."""
+    if not isinstance(embeddings, torch.Tensor) or embeddings.dim() != 2:
+        raise ValueError("embeddings must be a vocab_size×E tensor")
+    width = check_int("width", width, low=0)
+    ids = _check_ids("ids", ids, minimum=1)
+    if ids.min() < 0 or ids.max() >= embeddings.shape[0]:
+        raise ValueError(f"ids must lie in [0, {embeddings.shape[0]}), the rows of embeddings")
+    x = embeddings.detach()[torch.as_tensor(ids, device=embeddings.device)]              # n × E
+    padded = nn.functional.pad(x, (0, 0, width, width))                                   # (n + 2·width) × E
+    return torch.cat([padded[j: j + len(ids)] for j in range(2 * width + 1)], dim=1)  # n × (2·width+1)·E
 
 
 # --- the task-specific mix and a probe ------------------------------------------------------------
