@@ -15,7 +15,6 @@ needed to make them again. On one CPU thread the defaults take about two minutes
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import time
 from pathlib import Path
@@ -24,7 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from scratchbook.compact import accuracy, digits_transfer, fit, make_mlp, train_classifier
+from scratchbook.compact import accuracy, digits_transfer, make_mlp, train_classifier
+from scratchbook.compact.swa import fine_tune
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,28 +46,22 @@ def main() -> None:
     train_classifier(pretrained, data.X_train, data.y_train, steps=300, progress=False)
     subset = np.random.default_rng(0).choice(len(data.Xr_train), size=args.n_train, replace=False)
     X, y = data.Xr_train[subset], data.y_train[subset]
-    sgd = dict(steps=args.steps, batch_size=args.batch_size, optimizer="sgd", momentum=0.9, progress=False)
-
-    def cross_entropy(model, xb, yb, step):
-        return nn.functional.cross_entropy(model(xb), yb)
+    run = dict(steps=args.steps, batch_size=args.batch_size)
 
     decayed = np.zeros((len(args.lrs), args.seeds))
     last = np.zeros((len(args.lrs), args.seeds))
     swa = np.zeros((len(args.lrs), args.seeds, len(args.starts)))
     for i, lr in enumerate(args.lrs):
         for seed in range(args.seeds):
-            model = copy.deepcopy(pretrained)
-            fit(model, cross_entropy, X, y, lr=lr, random_state=seed, lr_schedule=lambda t: lr * (1 - t / args.steps),
-                **sgd)
+            model, _ = fine_tune(pretrained, X, y, lr, seed, decay=True, **run)
             decayed[i, seed] = accuracy(model, data.Xr_test, data.y_test)
-            model, snapshots = copy.deepcopy(pretrained), []
-            fit(model, cross_entropy, X, y, lr=lr, random_state=seed,
-                callback=lambda step, m: snapshots.append(nn.utils.parameters_to_vector(m.parameters()).detach().clone()),
-                **sgd)
+            snapshots = []
+            model, _ = fine_tune(pretrained, X, y, lr, seed, snapshots=snapshots, **run)
             last[i, seed] = accuracy(model, data.Xr_test, data.y_test)
             stacked = torch.stack(snapshots)
             for k, start in enumerate(args.starts):
-                nn.utils.vector_to_parameters(stacked[start:].mean(dim=0), model.parameters())
+                nn.utils.vector_to_parameters(stacked[start:].mean(dim=0).to(next(model.parameters()).device),
+                                              model.parameters())
                 swa[i, seed, k] = accuracy(model, data.Xr_test, data.y_test)
             print(f"lr {lr} seed {seed:2d}: decayed {decayed[i, seed]:.3f}  constant, last {last[i, seed]:.3f}  "
                   f"SWA {np.round(swa[i, seed], 3)}", flush=True)

@@ -156,3 +156,29 @@ def test_loss_along_checks_arguments():
         loss_along(model, d, [0.0], X, y[:5])
     with pytest.raises(TypeError, match="model"):
         loss_along("not a model", d, [0.0], X, y)
+
+
+def test_fine_tune_averages_the_snapshots_and_leaves_the_pretrained_model_alone():
+    from torch.nn.utils import parameters_to_vector
+
+    from scratchbook.compact import digits_transfer, fine_tune, make_mlp
+
+    data = digits_transfer()
+    pretrained = make_mlp([64, 16, 10], random_state=0)
+    before = parameters_to_vector(pretrained.parameters()).detach().clone()
+    snapshots = []
+    model, averaged = fine_tune(pretrained, data.Xr_train[:80], data.y_train[:80], 0.05, random_state=1, steps=30,
+                                swa_start=12, snapshots=snapshots)
+    assert len(snapshots) == 30
+    expected = torch.stack(snapshots[12:]).mean(dim=0)  # Eq. swa-average, written directly
+    got = parameters_to_vector(averaged.parameters()).detach().cpu()
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert torch.equal(parameters_to_vector(model.parameters()).detach().cpu(), snapshots[-1])
+    assert torch.equal(parameters_to_vector(pretrained.parameters()).detach().cpu(), before.cpu())
+    plain, none = fine_tune(pretrained, data.Xr_train[:80], data.y_train[:80], 0.05, random_state=1, steps=30,
+                            decay=True)
+    assert none is None and not torch.equal(parameters_to_vector(plain.parameters()).detach().cpu(), snapshots[-1])
+    with pytest.raises(ValueError, match="swa_start"):
+        fine_tune(pretrained, data.Xr_train[:80], data.y_train[:80], 0.05, steps=30, swa_start=30)
+    with pytest.raises(TypeError, match="pretrained"):
+        fine_tune("net", data.Xr_train[:80], data.y_train[:80], 0.05)

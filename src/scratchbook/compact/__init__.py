@@ -8,7 +8,7 @@ from scratchbook.compact.distillation import (distill, kd_loss, label_smoothing_
 from scratchbook.compact.glitter import (AugmentedKD, augment_pool, digits_glitter_task, distil_with_pool,
                                          glitter_select)
 from scratchbook.compact.lora import DyLoRALinear, LoRALinear, add_lora, set_train_rank
-from scratchbook.compact.swa import loss_along, random_direction, running_average, swa_callback
+from scratchbook.compact.swa import fine_tune, loss_along, random_direction, running_average, swa_callback
 from scratchbook.compact.tasks import digits_class_transfer, digits_few_labels, digits_transfer, rotate_digits
 from scratchbook.compact.training import accuracy, fit, make_mlp, predict, train_classifier
 
@@ -50,6 +50,7 @@ __all__: list[str] = [
     "pretrain_masked_pixels",
     "running_average",
     "swa_callback",
+    "fine_tune",
     "random_direction",
     "loss_along",
 ]

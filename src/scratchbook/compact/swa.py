@@ -9,6 +9,7 @@ averaging into :func:`scratchbook.compact.training.fit`. :func:`random_direction
 
 from __future__ import annotations
 
+import copy
 from typing import Callable, Sequence
 
 import numpy as np
@@ -17,10 +18,11 @@ from torch import nn
 from torch.func import functional_call
 from torch.optim.swa_utils import AveragedModel
 
-from scratchbook._validation import check_int
+from scratchbook._validation import check_int, check_real
+from scratchbook.compact.training import fit
 from scratchbook.utils import torch_threads
 
-__all__ = ["running_average", "swa_callback", "random_direction", "loss_along"]
+__all__ = ["running_average", "swa_callback", "fine_tune", "random_direction", "loss_along"]
 
 
 def running_average(average: nn.Module, model: nn.Module, n_averaged: int) -> nn.Module:
@@ -61,6 +63,41 @@ def swa_callback(averaged: AveragedModel, start: int = 0,
             averaged.update_parameters(model)
 
     return callback
+
+
+def fine_tune(pretrained: nn.Module, X, y, lr: float, random_state: int = 0, steps: int = 400,
+              batch_size: int = 8, momentum: float = 0.9, decay: bool = False, swa_start: int | None = None,
+              snapshots: list | None = None) -> tuple[nn.Module, nn.Module | None]:
+    """Fine-tune a copy of ``pretrained`` on (X, y) with SGD on the cross-entropy, as in chapter 4.5.
+
+    The rate is ``lr`` throughout, or falls linearly to zero with ``decay``. With ``swa_start`` the
+    weights after steps ``swa_start``, ``swa_start + 1``, … are averaged by ``AveragedModel``; with a
+    list ``snapshots`` the weights after every step are appended to it (as vectors, on the CPU).
+    Returns the fine-tuned model and the averaged one (None without ``swa_start``).
+    """
+    if not isinstance(pretrained, nn.Module):
+        raise TypeError(f"pretrained must be a torch.nn.Module, got {type(pretrained).__name__}")
+    lr = check_real("lr", lr, low=0.0, strict_low=True)
+    steps = check_int("steps", steps, low=1)
+    if swa_start is not None:
+        swa_start = check_int("swa_start", swa_start, low=0, high=steps - 1)
+    model = copy.deepcopy(pretrained)
+    averaged = AveragedModel(model) if swa_start is not None else None
+    average = swa_callback(averaged, start=swa_start) if averaged is not None else None
+
+    def callback(step: int, m: nn.Module) -> None:
+        if average is not None:
+            average(step, m)
+        if snapshots is not None:
+            snapshots.append(nn.utils.parameters_to_vector(m.parameters()).detach().cpu().clone())
+
+    def cross_entropy(m: nn.Module, xb: torch.Tensor, yb: torch.Tensor, step: int) -> torch.Tensor:
+        return nn.functional.cross_entropy(m(xb), yb)
+
+    fit(model, cross_entropy, X, y, steps=steps, batch_size=batch_size, optimizer="sgd", lr=lr, momentum=momentum,
+        random_state=random_state, lr_schedule=(lambda t: lr * (1 - t / steps)) if decay else None,
+        callback=callback, progress=False)
+    return model, (averaged.module if averaged is not None else None)
 
 
 def random_direction(model: nn.Module, random_state: int = 0,
