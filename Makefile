@@ -4,33 +4,50 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# A CPU-only torch from PyTorch's own index (the publishing workflow sets it; PyPI's torch is a CUDA build).
+TORCH_INDEX ?=
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
+# pytest-xdist workers: one per CPU. Each notebook runs in one kernel on one worker.
+JOBS   ?= auto
+# One BLAS/OpenMP thread per process: the workers share the cores instead of oversubscribing them, and a
+# notebook's numbers do not depend on how many cores the machine has.
+export OMP_NUM_THREADS = 1
+export OPENBLAS_NUM_THREADS = 1
+export MKL_NUM_THREADS = 1
+# nbval's cell timeout is a hang guard only, far above any cell's normal time; no test fails for being slow.
+NBVAL  := $(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900
+NOTEBOOKS := benchmarks/floor.ipynb chapters
 
 .DEFAULT_GOAL := help
-.PHONY: help venv book test unit notebooks site test-site browser student lab clean
+.PHONY: help venv book test unit notebooks bench-book site test-site browser student lab clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip "setuptools>=68" wheel
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PIP) --upgrade pip "setuptools>=68" wheel
+	$(PIP) -r requirements.txt
+	$(PIP) --no-deps --no-build-isolation -e .
 	@touch $@
 
 venv: $(STAMP)  ## create .venv and install the requirements and the package (editable)
 
-book: $(STAMP)  ## execute every notebook and build the website into _build/html
-	$(BIN)/jupyter-book build . 
+book: notebooks  ## execute every notebook (on every core) and build the website into _build/html
+	$(BIN)/jupyter-book build .
 	@echo "The book is at: file://$(CURDIR)/_build/html/index.html"
 
 unit: $(STAMP)  ## unit tests of the package only
-	$(BIN)/python -m pytest tests --ignore=tests/site
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile tests --ignore=tests/site
 
-notebooks: $(STAMP)  ## run every notebook under nbval, with a table of execution times
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 -p no:cacheprovider chapters
+notebooks: $(STAMP)  ## every notebook once under nbval, in parallel; fills the cache the book build reads
+	$(NBVAL) -n $(JOBS) --dist loadfile $(NOTEBOOKS)
 
-site: $(STAMP)  ## build the website with warnings as errors
+bench-book: $(STAMP)  ## every notebook serially, timed as a multiple of the floor notebook; checks the targets
+	$(BIN)/python -c "import matplotlib.pyplot, sklearn.neighbors, torch, scratchbook"  # warm the disk cache
+	$(NBVAL) -p no:xdist --bench-book $(NOTEBOOKS)
+
+site: $(STAMP)  ## build the website with warnings as errors (reuses the outputs of `make notebooks`)
 	$(BIN)/jupyter-book build . -W --keep-going
 
 browser:  ## make sure a Chromium is present for the website test (Debian's package)
@@ -41,10 +58,10 @@ browser:  ## make sure a Chromium is present for the website test (Debian's pack
 	  else echo "The website test needs Chromium: install it (e.g. 'sudo apt-get install chromium') or set CHROMIUM=/path/to/chrome"; exit 1; fi; }
 
 test-site: $(STAMP) browser  ## the built website in a real browser (pages, figures, math, solutions, search, links)
-	$(BIN)/python -m pytest tests/site -p no:cacheprovider
+	$(BIN)/python -m pytest -n $(JOBS) tests/site
 
-test: $(STAMP)  ## unit tests, every notebook under nbval, the website with -W, then the browser test
-	$(BIN)/python -m pytest tests --ignore=tests/site
+test: $(STAMP)  ## unit tests, every notebook once under nbval, the website with -W, then the browser test
+	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory notebooks
 	$(MAKE) --no-print-directory site
 	$(MAKE) --no-print-directory test-site

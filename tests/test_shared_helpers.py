@@ -126,3 +126,33 @@ def test_torch_threads_sets_and_restores():
         with torch_threads(0):
             pass
     assert torch.get_num_threads() == before
+
+
+NUMPY_ONLY = ["scratchbook", "scratchbook.book", "scratchbook.datasets", "scratchbook.plotting", "scratchbook.latent",
+              "scratchbook.latent.checks", "scratchbook.metric", "scratchbook.metric.checks"]
+
+
+def test_numpy_only_modules_do_not_import_torch():
+    """In a fresh interpreter, importing these one after another never imports torch; the chapters that need
+    no torch do not pay for it. Prints the first module after which torch was loaded."""
+    import subprocess
+    import sys
+
+    code = ("import importlib, sys\n"
+            f"for m in {NUMPY_ONLY!r} + ['scratchbook.metric.dca', 'scratchbook.metric.nca']:\n"
+            "    importlib.import_module(m)\n"
+            "    if 'torch' in sys.modules:\n"
+            "        print(m); break\n"
+            "else:\n"
+            "    print('none')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "none", f"importing {out.strip()} imported torch"
+
+
+def test_the_deep_metric_names_still_import_from_the_subpackage():
+    import scratchbook.metric as metric
+    from scratchbook.metric import deep
+
+    assert metric.triplet_loss is deep.triplet_loss and "EmbeddingNet" in dir(metric)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        metric.no_such_name  # noqa: B018

@@ -17,6 +17,8 @@ HTML = ROOT / "_build" / "html"
 
 # Console messages that the theme itself prints on every page and that say nothing is wrong.
 BENIGN_CONSOLE = (re.compile(r"^\[PST\]"), re.compile(r"^\[togglebutton\]"))
+# Hang guards only, far above the normal wait (under a second here), so that a slow machine never fails.
+HANG_MS = 120_000
 
 
 def toc_pages() -> list[tuple[str, bool]]:
@@ -36,6 +38,7 @@ CHAPTERS = [p for p, is_nb in PAGES if is_nb]
 
 def _open(browser, url):
     page = browser.new_page()
+    page.set_default_timeout(HANG_MS)
     problems: list[str] = []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
             if m.type == "error" and not any(b.search(m.text) for b in BENIGN_CONSOLE) else None)
@@ -50,7 +53,7 @@ def test_page_loads_without_errors(browser, site_url, path):
     page, problems = _open(browser, f"{site_url}/{path}")
     assert page.locator("main h1").count() >= 1, f"{path} has no title"
     if page.locator(".math").count():
-        page.wait_for_selector("mjx-container", state="attached", timeout=15_000)
+        page.wait_for_selector("mjx-container", state="attached", timeout=HANG_MS)
         assert page.locator("mjx-merror").count() == 0, f"{path}: MathJax reported an error"
     page.wait_for_timeout(200)
     page.close()
@@ -64,13 +67,13 @@ def test_chapter_shows_figures_math_solutions_and_launch_links(browser, site_url
     assert images.count() >= 1, f"{path}: no figure in the cell outputs"
     widths = images.evaluate_all("imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
     assert min(widths) > 0, f"{path}: a figure did not load"
-    page.wait_for_selector("mjx-container", state="attached", timeout=15_000)
+    page.wait_for_selector("mjx-container", state="attached", timeout=HANG_MS)
     solution = page.locator("main .solution.dropdown").first
     assert solution.count() == 1, f"{path}: no dropdown solution"
     body = solution.locator("section").first
     assert not body.is_visible(), f"{path}: the solution is open before it is clicked"
     solution.locator(".admonition-title").click()
-    body.wait_for(state="visible", timeout=5_000)
+    body.wait_for(state="visible", timeout=HANG_MS)
     notebook = path.replace(".html", ".ipynb")
     hrefs = page.locator("a[href]").evaluate_all("as => as.map(a => a.href)")
     for service in ("https://mybinder.org/", "https://colab.research.google.com/"):
@@ -81,7 +84,7 @@ def test_chapter_shows_figures_math_solutions_and_launch_links(browser, site_url
 
 def test_search_finds_a_term(browser, site_url):
     page, _ = _open(browser, f"{site_url}/search.html?q=likelihood")
-    page.wait_for_selector("#search-results li", timeout=20_000)
+    page.wait_for_selector("#search-results li", timeout=HANG_MS)
     hits = page.locator("#search-results li a").evaluate_all("as => as.map(a => a.getAttribute('href'))")
     page.close()
     assert any("latent" in h for h in hits), f"search for 'likelihood' found no latent chapter: {hits[:5]}"

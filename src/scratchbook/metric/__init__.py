@@ -1,18 +1,15 @@
 """Part II: metric learning — distances, the PSD cone, spectral metric learners (MMC, RCA, DCA, LMNN,
-GMML, kernel RCA), probabilistic metric learners (MCML, NCA, ITML), deep metric learning."""
+GMML, kernel RCA), probabilistic metric learners (MCML, NCA, ITML), deep metric learning.
+
+The estimators need only NumPy and scikit-learn; the deep-learning names (``scratchbook.metric.deep``)
+are imported on first use, so ``import scratchbook.metric`` does not import torch.
+"""
+
+from importlib import import_module
+from typing import Any
 
 from scratchbook.metric._base import MahalanobisMixin
 from scratchbook.metric.dca import DCA
-from scratchbook.metric.deep import (
-    EmbeddingNet,
-    contrastive_loss,
-    distance_weighted_sampling,
-    prototypes,
-    prototypical_loss,
-    train_embedding,
-    train_prototypical,
-    triplet_loss,
-)
 from scratchbook.metric.distances import components_from_metric, mahalanobis_distances, project_psd
 from scratchbook.metric.gmml import GMML
 from scratchbook.metric.itml import ITML
@@ -46,3 +43,18 @@ __all__: list[str] = [
     "prototypical_loss",
     "train_prototypical",
 ]
+
+_DEEP = {"triplet_loss", "contrastive_loss", "distance_weighted_sampling", "EmbeddingNet", "train_embedding",
+         "prototypes", "prototypical_loss", "train_prototypical"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DEEP:  # torch is imported here, on first use
+        value = getattr(import_module("scratchbook.metric.deep"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _DEEP)
