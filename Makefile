@@ -19,7 +19,7 @@ NBVAL  := $(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-t
 NOTEBOOKS := benchmarks/floor.ipynb chapters
 
 .DEFAULT_GOAL := help
-.PHONY: help venv book test unit notebooks bench-book site test-site browser student lab clean
+.PHONY: help venv lint book test unit notebooks bench-book site test-site browser student lab clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -32,6 +32,10 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $@
 
 venv: $(STAMP)  ## create .venv and install the requirements and the package (editable)
+
+lint: $(STAMP)  ## ruff: lint and format check of the package, tests, scripts and notebooks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 book: notebooks  ## execute every notebook (on every core) and build the website into _build/html
 	$(BIN)/jupyter-book build .
@@ -60,10 +64,11 @@ browser:  ## make sure a Chromium is present for the website test (Debian's pack
 test-site: $(STAMP) browser  ## the built website in a real browser (pages, figures, math, solutions, search, links)
 	$(BIN)/python -m pytest -n $(JOBS) tests/site
 
-test: $(STAMP)  ## unit tests, every notebook once under nbval, the website with -W, then the browser test
-	$(MAKE) --no-print-directory unit
+test: $(STAMP)  ## lint, every notebook once under nbval, the website with -W and the unit tests side by side, the browser test
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory notebooks
-	$(MAKE) --no-print-directory site
+	@# the website build runs on one core: the unit tests take the other
+	$(MAKE) --no-print-directory -j2 --output-sync=target site unit JOBS=0
 	$(MAKE) --no-print-directory test-site
 
 student: $(STAMP)  ## student versions of the notebooks (exercise code stubbed, solutions removed) in _build/student

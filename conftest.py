@@ -54,8 +54,11 @@ def pytest_configure(config):
 
 
 def pytest_addoption(parser):
-    parser.addoption("--bench-book", action="store_true",
-                     help="check the floor-relative targets and record the times in benchmarks/notebook_times.json")
+    parser.addoption(
+        "--bench-book",
+        action="store_true",
+        help="check the floor-relative targets and record the times in benchmarks/notebook_times.json",
+    )
 
 
 def _notebook(item) -> str | None:
@@ -88,6 +91,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 # --- each notebook executed once: nbval's outputs go into the book's jupyter-cache -----------------
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
@@ -135,10 +139,12 @@ def _cache_outputs(path: Path, outputs: list, seconds: float) -> None:
     with open(CACHE.parent / ".jupyter_cache.lock", "w") as lock:  # xdist workers share one SQLite file
         fcntl.flock(lock, fcntl.LOCK_EX)
         get_cache(str(CACHE)).cache_notebook_bundle(
-            CacheBundleIn(nb, str(path), data={"execution_seconds": seconds}), check_validity=False, overwrite=True)
+            CacheBundleIn(nb, str(path), data={"execution_seconds": seconds}), check_validity=False, overwrite=True
+        )
 
 
 # --- the time table, on the controller (the only process that sees every worker's reports) --------
+
 
 def pytest_runtest_logreport(report):
     name = _report_notebook(report)
@@ -167,11 +173,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         flag = "  over the target" if ratio > NOTEBOOK_TARGET else ""
         tr.write_line(f"{name:<{width}}{seconds:7.1f} s  {ratio:8.2f}{flag}")
     n, total = len(book), sum(book.values())
-    tr.write_line(f"{'book, summed':<{width}}{total:7.1f} s  {total / (n * floor):8.2f} × (n × floor), n = {n}"
-                  f"   (target ≤ {BOOK_TARGET:g}, serial)")
+    tr.write_line(
+        f"{'book, summed':<{width}}{total:7.1f} s  {total / (n * floor):8.2f} × (n × floor), n = {n}"
+        f"   (target ≤ {BOOK_TARGET:g}, serial)"
+    )
     if workers not in (0, 1):
-        tr.write_line(f"Run on {workers} workers: each time includes waiting for the shared cores; "
-                      "`make bench-book` measures serially.")
+        tr.write_line(
+            f"Run on {workers} workers: each time includes waiting for the shared cores; "
+            "`make bench-book` measures serially."
+        )
     verdict = getattr(config, "_bench_verdict", None)
     if verdict:
         tr.write_line(verdict)
@@ -186,12 +196,21 @@ def pytest_sessionfinish(session, exitstatus):
     book = {n: t for n, t in _times.items() if n != FLOOR}
     over = [n for n, t in sorted(book.items()) if t / floor > NOTEBOOK_TARGET]
     book_ratio = sum(book.values()) / (len(book) * floor)
-    TIMES_FILE.write_text(json.dumps({
-        "what": f"seconds per notebook under nbval, serial, written by `make bench-book`; floor = {FLOOR}",
-        "floor": round(floor, 2), "seconds": {k: round(v, 2) for k, v in sorted(book.items())},
-    }, indent=1) + "\n")
+    TIMES_FILE.write_text(
+        json.dumps(
+            {
+                "what": f"seconds per notebook under nbval, serial, written by `make bench-book`; floor = {FLOOR}",
+                "floor": round(floor, 2),
+                "seconds": {k: round(v, 2) for k, v in sorted(book.items())},
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     if over or book_ratio > BOOK_TARGET:
-        config._bench_verdict = f"TARGETS MISSED: {', '.join(over) or 'the book total'} (times written to {TIMES_FILE.name})"
+        config._bench_verdict = (
+            f"TARGETS MISSED: {', '.join(over) or 'the book total'} (times written to {TIMES_FILE.name})"
+        )
         session.exitstatus = 1
     else:
         config._bench_verdict = f"Targets met (times written to {TIMES_FILE.relative_to(ROOT)})."

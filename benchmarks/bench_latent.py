@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from sklearn.datasets import make_swiss_roll
 from sklearn.decomposition import PCA
@@ -42,20 +42,43 @@ def main(argv: list[str] | None = None) -> None:
     X = make_factor_data(n_samples=n, n_features=d, n_components=q, random_state=0).data
     roll = make_swiss_roll(n, random_state=0)[0]
     rows = [
-        ("FactorAnalysis (EM)", lambda: FactorAnalysis(q, tol=tol / n, random_state=0).fit(X),
-         "FactorAnalysis(svd_method='lapack')", lambda: SkFactorAnalysis(q, tol=tol, svd_method="lapack").fit(X)),
-        ("FactorAnalysis (EM)", lambda: FactorAnalysis(q, tol=tol / n, random_state=0).fit(X),
-         "FactorAnalysis (randomized)", lambda: SkFactorAnalysis(q, tol=tol, random_state=0).fit(X)),
+        (
+            "FactorAnalysis (EM)",
+            lambda: FactorAnalysis(q, tol=tol / n, random_state=0).fit(X),
+            "FactorAnalysis(svd_method='lapack')",
+            lambda: SkFactorAnalysis(q, tol=tol, svd_method="lapack").fit(X),
+        ),
+        (
+            "FactorAnalysis (EM)",
+            lambda: FactorAnalysis(q, tol=tol / n, random_state=0).fit(X),
+            "FactorAnalysis (randomized)",
+            lambda: SkFactorAnalysis(q, tol=tol, random_state=0).fit(X),
+        ),
         ("PPCA (closed form)", lambda: PPCA(q).fit(X), "PCA", lambda: PCA(q).fit(X)),
-        ("PPCA (EM; iterative)", lambda: PPCA(q, method="em", tol=tol / n, random_state=0).fit(X), "PCA", lambda: PCA(q).fit(X)),
-        ("LLE (arpack)", lambda: LLE(k, eigen_solver="arpack", random_state=0).fit(roll),
-         "LocallyLinearEmbedding (arpack)",
-         lambda: LocallyLinearEmbedding(n_neighbors=k, eigen_solver="arpack", random_state=0).fit(roll)),
-        ("LLE (dense)", lambda: LLE(k, eigen_solver="dense").fit(roll),
-         "LocallyLinearEmbedding (dense)", lambda: LocallyLinearEmbedding(n_neighbors=k, eigen_solver="dense").fit(roll)),
-        ("StochasticLLE (EM + arpack)", lambda: StochasticLLE(k, random_state=0).fit(roll),
-         "LocallyLinearEmbedding (arpack)",
-         lambda: LocallyLinearEmbedding(n_neighbors=k, eigen_solver="arpack", random_state=0).fit(roll)),
+        (
+            "PPCA (EM; iterative)",
+            lambda: PPCA(q, method="em", tol=tol / n, random_state=0).fit(X),
+            "PCA",
+            lambda: PCA(q).fit(X),
+        ),
+        (
+            "LLE (arpack)",
+            lambda: LLE(k, eigen_solver="arpack", random_state=0).fit(roll),
+            "LocallyLinearEmbedding (arpack)",
+            lambda: LocallyLinearEmbedding(n_neighbors=k, eigen_solver="arpack", random_state=0).fit(roll),
+        ),
+        (
+            "LLE (dense)",
+            lambda: LLE(k, eigen_solver="dense").fit(roll),
+            "LocallyLinearEmbedding (dense)",
+            lambda: LocallyLinearEmbedding(n_neighbors=k, eigen_solver="dense").fit(roll),
+        ),
+        (
+            "StochasticLLE (EM + arpack)",
+            lambda: StochasticLLE(k, random_state=0).fit(roll),
+            "LocallyLinearEmbedding (arpack)",
+            lambda: LocallyLinearEmbedding(n_neighbors=k, eigen_solver="arpack", random_state=0).fit(roll),
+        ),
     ]
     print(f"FA/PPCA: n={n}, d={d}, q={q}; LLE: swiss roll n={n}, k={k}; best of {args.repeats}")
     print(f"{'scratchbook':<28}{'time':>10}   {'scikit-learn':<36}{'time':>10}   ratio")

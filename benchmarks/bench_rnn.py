@@ -67,8 +67,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{'LSTM (torch w/o oneDNN)':24s} {1e3 * t_ours:10.1f} {1e3 * t_plain:11.1f} {t_ours / t_plain:7.2f}")
             ours.fused = False
             t_autograd = best_time(step(ours), args.repeats, device)
-            print(f"{'LSTM, ours by autograd':24s} {1e3 * t_autograd:10.1f} {1e3 * t_theirs:11.1f} "
-                  f"{t_autograd / t_theirs:7.2f}")
+            print(
+                f"{'LSTM, ours by autograd':24s} {1e3 * t_autograd:10.1f} {1e3 * t_theirs:11.1f} "
+                f"{t_autograd / t_theirs:7.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -68,8 +68,9 @@ def check_elmo(device: torch.device) -> bool:
     with torch.no_grad():
         err = float((cpu.layers(tokens) - dev.layers(tokens.to(device)).cpu()).abs().max())
     stream = torch.arange(2000) % 50  # a text that repeats itself: quick to learn
-    history = train_bilm(BiLM(50, embedding_dim=16), stream.numpy(), steps=30, lr=3e-2,
-                         batch_size=8, length=16, progress=False)["history"]
+    history = train_bilm(
+        BiLM(50, embedding_dim=16), stream.numpy(), steps=30, lr=3e-2, batch_size=8, length=16, progress=False
+    )["history"]
     first, last = float(history[:5].mean()), float(history[-5:].mean())
     print(f"{'ELMo biLM layers':<32} max |{device.type} - cpu| = {err:.1e}; loss {first:.3f} -> {last:.3f}")
     return err < 1e-10 and last < first
@@ -82,8 +83,7 @@ def check_compact(device: torch.device) -> bool:
     import numpy as np
     from torch.optim.swa_utils import AveragedModel
 
-    from scratchbook.compact import (add_lora, continuation, digits_few_labels, distill, fit, make_mlp,
-                                     train_classifier)
+    from scratchbook.compact import add_lora, continuation, digits_few_labels, distill, fit, make_mlp, train_classifier
     from scratchbook.compact.backward_kd import BackwardKDLoss
     from scratchbook.compact.glitter import AugmentedKD, augment_pool
     from scratchbook.compact.swa import swa_callback
@@ -95,8 +95,7 @@ def check_compact(device: torch.device) -> bool:
     x1 = np.linspace(-1, 1, 16, dtype=np.float32)[:, None]
     curve = make_mlp([1, 16, 1], random_state=2)
     y1 = np.sin(3 * x1).astype(np.float32)
-    fit(curve, lambda m, xb, yb, s: (m(xb) - yb).pow(2).mean(), x1, y1, steps=60,
-        progress=False)
+    fit(curve, lambda m, xb, yb, s: (m(xb) - yb).pow(2).mean(), x1, y1, steps=60, progress=False)
 
     def cross_entropy(m, xb, yb, step):
         return torch.nn.functional.cross_entropy(m(xb), yb)
@@ -104,19 +103,40 @@ def check_compact(device: torch.device) -> bool:
     runs = {
         "classifier": lambda m: train_classifier(m, X, y, steps=60, progress=False),
         "distillation": lambda m: distill(m, teacher, X, y, steps=60, progress=False),
-        "backward-pass KD": lambda m: fit(m, BackwardKDLoss(curve, x1, 0.05, 2), x1, y1,
-                                          steps=60, batch_size=16, progress=False),
-        "continuation KD": lambda m: fit(m, continuation.make_ckd_loss(curve, 30, 4, 0.01), x1,
-                                         y1, steps=60, batch_size=16, progress=False),
-        "Glitter": lambda m: fit(m, AugmentedKD(teacher, "glitter", 1), np.concatenate(
-            [X[:, None], augment_pool(X, 4, random_state=0)], axis=1), y, steps=60, batch_size=32, progress=False),
-        "SWA": lambda m: fit(m, cross_entropy, X, y, steps=60, optimizer="sgd", lr=0.05, momentum=0.9,
-                             callback=swa_callback(AveragedModel(m), start=30), progress=False),
+        "backward-pass KD": lambda m: fit(
+            m, BackwardKDLoss(curve, x1, 0.05, 2), x1, y1, steps=60, batch_size=16, progress=False
+        ),
+        "continuation KD": lambda m: fit(
+            m, continuation.make_ckd_loss(curve, 30, 4, 0.01), x1, y1, steps=60, batch_size=16, progress=False
+        ),
+        "Glitter": lambda m: fit(
+            m,
+            AugmentedKD(teacher, "glitter", 1),
+            np.concatenate([X[:, None], augment_pool(X, 4, random_state=0)], axis=1),
+            y,
+            steps=60,
+            batch_size=32,
+            progress=False,
+        ),
+        "SWA": lambda m: fit(
+            m,
+            cross_entropy,
+            X,
+            y,
+            steps=60,
+            optimizer="sgd",
+            lr=0.05,
+            momentum=0.9,
+            callback=swa_callback(AveragedModel(m), start=30),
+            progress=False,
+        ),
         "DyLoRA": lambda m: train_classifier(m, X, y, steps=60, progress=False),
     }
-    models = {"backward-pass KD": make_mlp([1, 16, 1], random_state=4),
-              "continuation KD": make_mlp([1, 16, 1], random_state=4),
-              "DyLoRA": add_lora(copy.deepcopy(teacher), 4, 2.0, kind="dylora")}
+    models = {
+        "backward-pass KD": make_mlp([1, 16, 1], random_state=4),
+        "continuation KD": make_mlp([1, 16, 1], random_state=4),
+        "DyLoRA": add_lora(copy.deepcopy(teacher), 4, 2.0, kind="dylora"),
+    }
     ok = True
     for name, run in runs.items():
         model = models.get(name) or make_mlp([64, 32, 10], random_state=5)
@@ -125,7 +145,9 @@ def check_compact(device: torch.device) -> bool:
         first, last = float(history[:5].mean()), float(history[-5:].mean())
         good = where == {device.type} and np.isfinite(history).all() and last < first
         ok &= good
-        print(f"{'compact: ' + name:<32} on {sorted(where)}, loss {first:.3f} -> {last:.3f}  {'ok' if good else 'FAILED'}")
+        print(
+            f"{'compact: ' + name:<32} on {sorted(where)}, loss {first:.3f} -> {last:.3f}  {'ok' if good else 'FAILED'}"
+        )
     return ok
 
 

@@ -47,29 +47,55 @@ def main() -> None:
     args = parser.parse_args()
 
     arrays, seconds = {}, {}
-    command = (f"python scripts/make_adding_curves.py --steps {args.steps} --rnn-steps {args.rnn_steps} "
-               f"--hidden {args.hidden} --batch-size {args.batch_size} --seed {args.seed}")
-    settings = {"command": command, "steps": args.steps, "rnn_steps": args.rnn_steps, "hidden_size": args.hidden,
-                "batch_size": args.batch_size, "eval_every": args.eval_every, "n_test": args.n_test,
-                "seed": args.seed, "optimizer": "Adam", "num_threads": 1, "torch": torch.__version__,
-                "models": {name: {"lr": lr, "clip_norm": clip, "steps": args.steps if gated else args.rnn_steps}
-                           for name, (_, lr, clip, gated) in MODELS.items()}}
+    command = (
+        f"python scripts/make_adding_curves.py --steps {args.steps} --rnn-steps {args.rnn_steps} "
+        f"--hidden {args.hidden} --batch-size {args.batch_size} --seed {args.seed}"
+    )
+    settings = {
+        "command": command,
+        "steps": args.steps,
+        "rnn_steps": args.rnn_steps,
+        "hidden_size": args.hidden,
+        "batch_size": args.batch_size,
+        "eval_every": args.eval_every,
+        "n_test": args.n_test,
+        "seed": args.seed,
+        "optimizer": "Adam",
+        "num_threads": 1,
+        "torch": torch.__version__,
+        "models": {
+            name: {"lr": lr, "clip_norm": clip, "steps": args.steps if gated else args.rnn_steps}
+            for name, (_, lr, clip, gated) in MODELS.items()
+        },
+    }
     for length in args.lengths:
         for name, (build, lr, clip, gated) in MODELS.items():
             torch.manual_seed(args.seed)
             model = build(args.hidden)
             start = time.perf_counter()
-            result = train_adding(model, length, steps=args.steps if gated else args.rnn_steps,
-                                  batch_size=args.batch_size, lr=lr, n_test=args.n_test, random_state=args.seed,
-                                  num_threads=1, clip_norm=clip, eval_every=args.eval_every)
+            result = train_adding(
+                model,
+                length,
+                steps=args.steps if gated else args.rnn_steps,
+                batch_size=args.batch_size,
+                lr=lr,
+                n_test=args.n_test,
+                random_state=args.seed,
+                num_threads=1,
+                clip_norm=clip,
+                eval_every=args.eval_every,
+            )
             seconds[f"{name}, T={length}"] = round(time.perf_counter() - start, 1)
             arrays[f"{name}|{length}"] = result["test_curve"].astype(np.float32)
             arrays[f"{name}|{length}|steps"] = result["eval_steps"].astype(np.int32)
-            print(f"T = {length:3d}  {name:8s}  final test MSE {result['test_curve'][-1]:.4f}  "
-                  f"({seconds[f'{name}, T={length}']:.0f} s)", flush=True)
+            print(
+                f"T = {length:3d}  {name:8s}  final test MSE {result['test_curve'][-1]:.4f}  "
+                f"({seconds[f'{name}, T={length}']:.0f} s)",
+                flush=True,
+            )
             settings["seconds"] = seconds
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            np.savez_compressed(args.out, settings=json.dumps(settings), **arrays)   # after every run
+            np.savez_compressed(args.out, settings=json.dumps(settings), **arrays)  # after every run
     print(f"wrote {args.out} in {sum(seconds.values()):.0f} s")
 
 

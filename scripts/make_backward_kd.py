@@ -52,12 +52,19 @@ def main() -> None:
             arrays[f"{method}_{n}_error"] = np.array(errors)
             arrays[f"{method}_{n}_curve"] = np.mean(curves, axis=0)
             print(f"n_train={n:2d} {method:6s} grid error {np.mean(errors):.4f} ± {np.std(errors):.4f}", flush=True)
-    settings = {"command": f"python scripts/make_backward_kd.py --seeds {args.seeds} --n-train "
-                           f"{' '.join(map(str, args.n_train))} --steps {args.steps} --step-size {args.step_size} "
-                           f"--n-steps {args.n_steps}",
-                "seeds": list(range(args.seeds)), "n_train": args.n_train, "methods": list(METHODS),
-                "steps": args.steps, "step_size": args.step_size, "n_steps": args.n_steps,
-                "torch": torch.__version__, "seconds": round(time.time() - start, 1)}
+    settings = {
+        "command": f"python scripts/make_backward_kd.py --seeds {args.seeds} --n-train "
+        f"{' '.join(map(str, args.n_train))} --steps {args.steps} --step-size {args.step_size} "
+        f"--n-steps {args.n_steps}",
+        "seeds": list(range(args.seeds)),
+        "n_train": args.n_train,
+        "methods": list(METHODS),
+        "steps": args.steps,
+        "step_size": args.step_size,
+        "n_steps": args.n_steps,
+        "torch": torch.__version__,
+        "seconds": round(time.time() - start, 1),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, settings=json.dumps(settings), **arrays)
     print(f"saved {args.out} in {settings['seconds']} s")

@@ -50,6 +50,7 @@ def main() -> None:
     for i, T_max in enumerate(T_MAXES):
         for j, c in enumerate(MARGIN_FACTORS):
             for seed in range(args.seeds):
+
                 def record(step, model, i=i, j=j, seed=seed):
                     if (step + 1) % args.eval_every == 0:
                         out = predict(model, grid)[:, 0]
@@ -57,20 +58,48 @@ def main() -> None:
                         d_smooth[i, j, seed, k] = np.sqrt(np.mean((out - smooth) ** 2))
                         d_teacher[i, j, seed, k] = np.sqrt(np.mean((out - teacher) ** 2))
 
-                model = distill_1d(T_max, c * args.amplitude ** 2, steps=args.steps, random_state=seed,
-                                   amplitude=args.amplitude, frequency=args.frequency, callback=record)
+                model = distill_1d(
+                    T_max,
+                    c * args.amplitude**2,
+                    steps=args.steps,
+                    random_state=seed,
+                    amplitude=args.amplitude,
+                    frequency=args.frequency,
+                    callback=record,
+                )
                 final[i, j, seed] = predict(model, grid[::5])[:, 0]
-                print(f"T_max={T_max} m={c}·A² seed={seed}: to smooth {d_smooth[i, j, seed, -1]:.4f}, "
-                      f"to teacher {d_teacher[i, j, seed, -1]:.4f} ({time.time() - start:.0f} s)", flush=True)
-    settings = {"command": f"python scripts/make_ckd_curves.py --steps {args.steps} --seeds {args.seeds}",
-                "steps": args.steps, "eval_every": args.eval_every, "amplitude": args.amplitude,
-                "frequency": args.frequency, "anneal_fraction": 0.5, "n_train": 128, "hidden": 32, "lr": 1e-2,
-                "optimizer": "Adam, full batch", "num_threads": 1, "torch": torch.__version__,
-                "seconds": round(time.time() - start)}
+                print(
+                    f"T_max={T_max} m={c}·A² seed={seed}: to smooth {d_smooth[i, j, seed, -1]:.4f}, "
+                    f"to teacher {d_teacher[i, j, seed, -1]:.4f} ({time.time() - start:.0f} s)",
+                    flush=True,
+                )
+    settings = {
+        "command": f"python scripts/make_ckd_curves.py --steps {args.steps} --seeds {args.seeds}",
+        "steps": args.steps,
+        "eval_every": args.eval_every,
+        "amplitude": args.amplitude,
+        "frequency": args.frequency,
+        "anneal_fraction": 0.5,
+        "n_train": 128,
+        "hidden": 32,
+        "lr": 1e-2,
+        "optimizer": "Adam, full batch",
+        "num_threads": 1,
+        "torch": torch.__version__,
+        "seconds": round(time.time() - start),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, T_max=np.array(T_MAXES), margin_factor=np.array(MARGIN_FACTORS),
-                        steps=np.arange(1, n_eval + 1) * args.eval_every, d_smooth=d_smooth, d_teacher=d_teacher,
-                        x=grid[::5, 0], final=final, settings=json.dumps(settings))
+    np.savez_compressed(
+        args.out,
+        T_max=np.array(T_MAXES),
+        margin_factor=np.array(MARGIN_FACTORS),
+        steps=np.arange(1, n_eval + 1) * args.eval_every,
+        d_smooth=d_smooth,
+        d_teacher=d_teacher,
+        x=grid[::5, 0],
+        final=final,
+        settings=json.dumps(settings),
+    )
     print(f"saved {args.out}")
 
 

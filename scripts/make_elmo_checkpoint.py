@@ -25,8 +25,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from scratchbook.rnn.elmo import (BiLM, build_vocab, encode, perplexities, pydoc_topics, save_bilm, tokenize,
-                                  train_bilm, unigram_perplexity)
+from scratchbook.rnn.elmo import (
+    BiLM,
+    build_vocab,
+    encode,
+    perplexities,
+    pydoc_topics,
+    save_bilm,
+    tokenize,
+    train_bilm,
+    unigram_perplexity,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,22 +64,46 @@ def main() -> None:
     torch.manual_seed(args.seed)
     model = BiLM(len(vocab), embedding_dim=args.dim, dropout=args.dropout, lstm=torch.nn.LSTM)
     start = time.perf_counter()
-    result = train_bilm(model, train_ids, steps=args.steps, batch_size=args.batch_size, length=args.length,
-                        lr=args.lr, random_state=args.seed, num_threads=1, progress=True)
+    result = train_bilm(
+        model,
+        train_ids,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        length=args.length,
+        lr=args.lr,
+        random_state=args.seed,
+        num_threads=1,
+        progress=True,
+    )
     seconds = time.perf_counter() - start
     ppl_f, ppl_b = perplexities(model, heldout_ids)
     unigram = unigram_perplexity(train_ids, heldout_ids, len(vocab))
-    print(f"trained {args.steps} steps in {seconds:.0f} s; held-out perplexity forward {ppl_f:.1f}, "
-          f"backward {ppl_b:.1f}, unigram {unigram:.1f}")
-    info = {"command": (f"python scripts/make_elmo_checkpoint.py --steps {args.steps} --batch-size {args.batch_size} "
-                        f"--length {args.length} --dim {args.dim} --dropout {args.dropout} --lr {args.lr} "
-                        f"--seed {args.seed}"),
-            "steps": args.steps, "batch_size": args.batch_size, "length": args.length, "lr": args.lr,
-            "seed": args.seed, "seconds": round(seconds, 1), "torch": str(torch.__version__),
-            "python": sys.version.split()[0], "train_tokens": len(train_ids), "heldout_tokens": len(heldout_ids),
-            "heldout_perplexity_forward": ppl_f, "heldout_perplexity_backward": ppl_b,
-            "heldout_perplexity_unigram": unigram, "heldout_topics": sorted(pydoc_topics("heldout")),
-            "history": [round(x, 4) for x in result["history"].tolist()]}
+    print(
+        f"trained {args.steps} steps in {seconds:.0f} s; held-out perplexity forward {ppl_f:.1f}, "
+        f"backward {ppl_b:.1f}, unigram {unigram:.1f}"
+    )
+    info = {
+        "command": (
+            f"python scripts/make_elmo_checkpoint.py --steps {args.steps} --batch-size {args.batch_size} "
+            f"--length {args.length} --dim {args.dim} --dropout {args.dropout} --lr {args.lr} "
+            f"--seed {args.seed}"
+        ),
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "length": args.length,
+        "lr": args.lr,
+        "seed": args.seed,
+        "seconds": round(seconds, 1),
+        "torch": str(torch.__version__),
+        "python": sys.version.split()[0],
+        "train_tokens": len(train_ids),
+        "heldout_tokens": len(heldout_ids),
+        "heldout_perplexity_forward": ppl_f,
+        "heldout_perplexity_backward": ppl_b,
+        "heldout_perplexity_unigram": unigram,
+        "heldout_topics": sorted(pydoc_topics("heldout")),
+        "history": [round(x, 4) for x in result["history"].tolist()],
+    }
     save_bilm(model, vocab, args.out, info=info)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
 

@@ -25,8 +25,14 @@ from scratchbook.compact.glitter import digits_glitter_task, distil_with_pool
 
 ROOT = Path(__file__).resolve().parents[1]
 # name -> (strategy, k1)
-STRATEGIES = {"no augmentation": ("none", 1), "all k2": ("all", 1), "random k1=1": ("random", 1),
-              "Glitter k1=1": ("glitter", 1), "random k1=2": ("random", 2), "Glitter k1=2": ("glitter", 2)}
+STRATEGIES = {
+    "no augmentation": ("none", 1),
+    "all k2": ("all", 1),
+    "random k1=1": ("random", 1),
+    "Glitter k1=1": ("glitter", 1),
+    "random k1=2": ("random", 2),
+    "Glitter k1=2": ("glitter", 2),
+}
 
 
 def main() -> None:
@@ -53,13 +59,30 @@ def main() -> None:
             seconds[i, seed] = time.perf_counter() - start
             acc[i, seed] = accuracy(student, task.X_test, task.y_test)
         passes[i] = loss.forward_, loss.backward_
-        print(f"{name:16s} accuracy {acc[i].mean():.4f} ± {acc[i].std():.4f}   forward {passes[i, 0]:>8d}   "
-              f"backward {passes[i, 1]:>8d}   {seconds[i].mean():.2f} s per run")
-    settings = dict(vars(args), out=args.out.name, hidden=32, teacher=[64, 128, 10],
-                    batch_size=32, temperature=2.0, alpha=0.5, lr=1e-2)
+        print(
+            f"{name:16s} accuracy {acc[i].mean():.4f} ± {acc[i].std():.4f}   forward {passes[i, 0]:>8d}   "
+            f"backward {passes[i, 1]:>8d}   {seconds[i].mean():.2f} s per run"
+        )
+    settings = dict(
+        vars(args),
+        out=args.out.name,
+        hidden=32,
+        teacher=[64, 128, 10],
+        batch_size=32,
+        temperature=2.0,
+        alpha=0.5,
+        lr=1e-2,
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(args.out, names=np.array(names), acc=acc, seconds=seconds, passes=passes,
-             teacher_acc=accuracy(teacher, task.X_test, task.y_test), settings=json.dumps(settings))
+    np.savez(
+        args.out,
+        names=np.array(names),
+        acc=acc,
+        seconds=seconds,
+        passes=passes,
+        teacher_acc=accuracy(teacher, task.X_test, task.y_test),
+        settings=json.dumps(settings),
+    )
     print(f"saved {args.out}")
 
 

@@ -40,13 +40,23 @@ def main() -> None:
         result = compare_regularizers(seed, METHODS, args.n_labelled, args.hidden, args.steps)
         for i, student in enumerate(STUDENTS):
             acc[seed, i] = [result[student, method] for method in METHODS]
-        print(f"seed {seed:2d}  " + "  ".join(f"{s[:3]}/{m[:5]} {result[s, m]:.3f}" for s in STUDENTS for m in METHODS),
-              flush=True)
-    settings = {"command": f"python scripts/make_kd_seeds.py --seeds {args.seeds} --n-labelled {args.n_labelled} "
-                           f"--hidden {args.hidden} --steps {args.steps}",
-                "seeds": args.seeds, "n_labelled": args.n_labelled, "hidden": args.hidden, "steps": args.steps,
-                "pretrain_steps": PRETRAIN_STEPS, "students": list(STUDENTS), "methods": list(METHODS), "torch": torch.__version__,
-                "seconds": round(time.perf_counter() - start, 1)}
+        print(
+            f"seed {seed:2d}  " + "  ".join(f"{s[:3]}/{m[:5]} {result[s, m]:.3f}" for s in STUDENTS for m in METHODS),
+            flush=True,
+        )
+    settings = {
+        "command": f"python scripts/make_kd_seeds.py --seeds {args.seeds} --n-labelled {args.n_labelled} "
+        f"--hidden {args.hidden} --steps {args.steps}",
+        "seeds": args.seeds,
+        "n_labelled": args.n_labelled,
+        "hidden": args.hidden,
+        "steps": args.steps,
+        "pretrain_steps": PRETRAIN_STEPS,
+        "students": list(STUDENTS),
+        "methods": list(METHODS),
+        "torch": torch.__version__,
+        "seconds": round(time.perf_counter() - start, 1),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, accuracy=acc.astype(np.float32), settings=json.dumps(settings))
     print(f"wrote {args.out} in {settings['seconds']:.0f} s")

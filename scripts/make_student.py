@@ -8,8 +8,9 @@ In a student version
 - every ``{solution}`` block disappears from the markdown, so the exercise stands alone;
 - the checkers in ``scratchbook.<topic>.checks`` are untouched: calling one on an unfinished
   function says "not done yet" instead of failing, so the notebook still runs top to bottom.
-The appendix (the instructor guide) has no student version. The files the chapters read (``chapters/<topic>/data/``: shipped curves, seeds and checkpoints) are
-copied next to the student notebooks.
+The appendix (the instructor guide) has no student version. The files the chapters read
+(``chapters/<topic>/data/``: shipped curves, seeds and checkpoints) are copied next to the student
+notebooks.
 """
 
 from __future__ import annotations

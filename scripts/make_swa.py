@@ -60,20 +60,39 @@ def main() -> None:
             last[i, seed] = accuracy(model, data.Xr_test, data.y_test)
             stacked = torch.stack(snapshots)
             for k, start in enumerate(args.starts):
-                nn.utils.vector_to_parameters(stacked[start:].mean(dim=0).to(next(model.parameters()).device),
-                                              model.parameters())
+                nn.utils.vector_to_parameters(
+                    stacked[start:].mean(dim=0).to(next(model.parameters()).device), model.parameters()
+                )
                 swa[i, seed, k] = accuracy(model, data.Xr_test, data.y_test)
-            print(f"lr {lr} seed {seed:2d}: decayed {decayed[i, seed]:.3f}  constant, last {last[i, seed]:.3f}  "
-                  f"SWA {np.round(swa[i, seed], 3)}", flush=True)
+            print(
+                f"lr {lr} seed {seed:2d}: decayed {decayed[i, seed]:.3f}  constant, last {last[i, seed]:.3f}  "
+                f"SWA {np.round(swa[i, seed], 3)}",
+                flush=True,
+            )
 
-    settings = {"command": f"python scripts/make_swa.py --seeds {args.seeds} --steps {args.steps} "
-                           f"--lrs {' '.join(map(str, args.lrs))} --n-train {args.n_train} --batch-size {args.batch_size}",
-                "seeds": args.seeds, "steps": args.steps, "lrs": args.lrs, "momentum": 0.9, "n_train": args.n_train,
-                "batch_size": args.batch_size, "pretrain": "make_mlp([64, 64, 64, 10], 0), Adam, 300 steps",
-                "torch": torch.__version__, "seconds": round(time.perf_counter() - begin, 1)}
+    settings = {
+        "command": f"python scripts/make_swa.py --seeds {args.seeds} --steps {args.steps} "
+        f"--lrs {' '.join(map(str, args.lrs))} --n-train {args.n_train} --batch-size {args.batch_size}",
+        "seeds": args.seeds,
+        "steps": args.steps,
+        "lrs": args.lrs,
+        "momentum": 0.9,
+        "n_train": args.n_train,
+        "batch_size": args.batch_size,
+        "pretrain": "make_mlp([64, 64, 64, 10], 0), Adam, 300 steps",
+        "torch": torch.__version__,
+        "seconds": round(time.perf_counter() - begin, 1),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, settings=json.dumps(settings), lrs=np.array(args.lrs), starts=np.array(args.starts),
-                        decayed=decayed, last=last, swa=swa)
+    np.savez_compressed(
+        args.out,
+        settings=json.dumps(settings),
+        lrs=np.array(args.lrs),
+        starts=np.array(args.starts),
+        decayed=decayed,
+        last=last,
+        swa=swa,
+    )
     print(f"wrote {args.out} in {settings['seconds']:.0f} s")
 
 

@@ -88,15 +88,18 @@ def test_chapter_has_the_book_shape(path):
     assert "{glue:" in md, "no number glued into the prose"
     assert "set_seed(" in code, "seeds are not set"
     assert "show_source(" in code, "the package code is not shown"
-    assert "checks." in code or "from scratchbook.latent.checks" in code or ".checks import" in code, \
+    assert "checks." in code or "from scratchbook.latent.checks" in code or ".checks import" in code, (
         "no exercise checkable with a package checker"
+    )
     assert any(_checked(c) for c in nb.cells), f"no {MARK} cell"
     first_code = next(c for c in nb.cells if c.cell_type == "code").source
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
-    assert 'find_spec("scratchbook")' in first_code and f"@ git+{url}" in first_code, \
+    assert 'find_spec("scratchbook")' in first_code and f"@ git+{url}" in first_code, (
         "the first code cell must install the package when missing (Colab), from _config.yml's repository URL"
-    assert any("solution" in c.metadata.get("tags", []) for c in nb.cells if c.cell_type == "code"), \
+    )
+    assert any("solution" in c.metadata.get("tags", []) for c in nb.cells if c.cell_type == "code"), (
         "no exercise code cell tagged 'solution' (make student stubs these)"
+    )
     if "interactive(" in code:
         assert "small_multiples(" in code, "a widget without its static twin"
 

@@ -122,8 +122,15 @@ def test_fit_with_the_loss_lowers_the_distillation_error():
     with torch.no_grad():
         Y = teacher(torch.as_tensor(X)).numpy()
     student = make_mlp([1, 8, 1], random_state=0)
-    history = fit(student, BackwardKDLoss(teacher, X, 0.05, n_steps=2, normalize=True, bounds=(-1.0, 1.0)),
-                  X, Y, steps=60, batch_size=8, progress=False)
+    history = fit(
+        student,
+        BackwardKDLoss(teacher, X, 0.05, n_steps=2, normalize=True, bounds=(-1.0, 1.0)),
+        X,
+        Y,
+        steps=60,
+        batch_size=8,
+        progress=False,
+    )
     assert history[-5:].mean() < 0.5 * history[:5].mean()
 
 

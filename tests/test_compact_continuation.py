@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from scratchbook.compact import (annealing_factor, continuation_kd_loss, distill_1d, make_ckd_loss, make_mlp,
-                                 noisy_teacher, psi_schedule, temperature_schedule)
+from scratchbook.compact import (
+    annealing_factor,
+    continuation_kd_loss,
+    distill_1d,
+    make_ckd_loss,
+    make_mlp,
+    noisy_teacher,
+    psi_schedule,
+    temperature_schedule,
+)
 
 TOL = 1e-12  # float64 throughout
 
@@ -96,9 +104,13 @@ def test_make_ckd_loss_follows_the_schedules_and_mixes_the_task_loss():
     model = make_mlp([2, 5, 3], random_state=0).double()
     teacher = make_mlp([2, 4, 3], random_state=1).double()
     x, y = torch.randn(6, 2, dtype=torch.float64), torch.randn(6, 3, dtype=torch.float64)
-    mse = lambda out, target: ((out - target) ** 2).mean()
-    loss_fn = make_ckd_loss(teacher, anneal_steps=40, T_max=4, margin=0.3, task_loss=mse, total_steps=100,
-                            psi_start=0.5, psi_end=1.0)
+
+    def mse(out, target):
+        return ((out - target) ** 2).mean()
+
+    loss_fn = make_ckd_loss(
+        teacher, anneal_steps=40, T_max=4, margin=0.3, task_loss=mse, total_steps=100, psi_start=0.5, psi_end=1.0
+    )
     s, t = model(x).detach().numpy(), teacher(x).detach().numpy()
     for step, T, psi in ((0, 4, 0.0), (15, 3, 0.0), (39, 1, 0.0), (75, 1, 0.5), (99, 1, 0.98)):
         phi = 1 - (T - 1) / 4
@@ -120,9 +132,15 @@ def test_distill_1d_plain_kd_fits_the_teacher():
     assert np.sqrt(np.mean((out - np.sin(3 * x[:, 0])) ** 2)) < 0.1
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(phi=0.0), "phi"), (dict(phi=1.5), "phi"), (dict(margin=-0.1), "margin"), (dict(phi="a"), "phi"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(phi=0.0), "phi"),
+        (dict(phi=1.5), "phi"),
+        (dict(margin=-0.1), "margin"),
+        (dict(phi="a"), "phi"),
+    ],
+)
 def test_loss_bad_arguments_are_named(kwargs, name):
     args = dict(student_logits=torch.zeros(3, 2), teacher_logits=torch.zeros(3, 2), phi=0.5, margin=0.1) | kwargs
     with pytest.raises((ValueError, TypeError), match=name):
@@ -136,17 +154,28 @@ def test_loss_shape_and_type_errors():
         continuation_kd_loss(torch.zeros(3), np.zeros(3), 0.5, 0.1)
 
 
-@pytest.mark.parametrize("call, name", [
-    (lambda: annealing_factor(0.5, 4), "T"), (lambda: annealing_factor(5, 4), "T"), (lambda: annealing_factor(1, 0.5), "T_max"),
-    (lambda: temperature_schedule(-1, 10, 2), "step"), (lambda: temperature_schedule(0, 0, 2), "total_steps"),
-    (lambda: temperature_schedule(0, 10, 0), "T_max"), (lambda: temperature_schedule(0, 10, 2.5), "T_max"),
-    (lambda: temperature_schedule(0, 3, 4), "total_steps"), (lambda: make_ckd_loss(abs, 3, 4, 0.1), "anneal_steps"),
-    (lambda: psi_schedule(0, 10, 0.8, 0.5), "end"), (lambda: psi_schedule(0, 10, -0.1), "start"),
-    (lambda: make_ckd_loss("teacher", 10, 2, 0.1), "teacher"), (lambda: make_ckd_loss(abs, 10, 2, -1.0), "margin"),
-    (lambda: make_ckd_loss(abs, 0, 2, 0.1), "anneal_steps"), (lambda: make_ckd_loss(abs, 10, 2, 0.1, task_loss=3), "task_loss"),
-    (lambda: noisy_teacher(np.zeros(2), amplitude=-1.0), "amplitude"),
-    (lambda: distill_1d(1, 0.0, anneal_fraction=0.0), "anneal_fraction"),
-])
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: annealing_factor(0.5, 4), "T"),
+        (lambda: annealing_factor(5, 4), "T"),
+        (lambda: annealing_factor(1, 0.5), "T_max"),
+        (lambda: temperature_schedule(-1, 10, 2), "step"),
+        (lambda: temperature_schedule(0, 0, 2), "total_steps"),
+        (lambda: temperature_schedule(0, 10, 0), "T_max"),
+        (lambda: temperature_schedule(0, 10, 2.5), "T_max"),
+        (lambda: temperature_schedule(0, 3, 4), "total_steps"),
+        (lambda: make_ckd_loss(abs, 3, 4, 0.1), "anneal_steps"),
+        (lambda: psi_schedule(0, 10, 0.8, 0.5), "end"),
+        (lambda: psi_schedule(0, 10, -0.1), "start"),
+        (lambda: make_ckd_loss("teacher", 10, 2, 0.1), "teacher"),
+        (lambda: make_ckd_loss(abs, 10, 2, -1.0), "margin"),
+        (lambda: make_ckd_loss(abs, 0, 2, 0.1), "anneal_steps"),
+        (lambda: make_ckd_loss(abs, 10, 2, 0.1, task_loss=3), "task_loss"),
+        (lambda: noisy_teacher(np.zeros(2), amplitude=-1.0), "amplitude"),
+        (lambda: distill_1d(1, 0.0, anneal_fraction=0.0), "anneal_fraction"),
+    ],
+)
 def test_bad_arguments_are_named(call, name):
     with pytest.raises((ValueError, TypeError), match=rf"^{name} "):
         call()

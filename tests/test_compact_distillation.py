@@ -9,8 +9,16 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from scratchbook.compact import (distill, kd_loss, label_smoothing_loss, label_smoothing_targets, make_mlp,
-                                 pretrain_masked_pixels, soft_targets, virtual_teacher)
+from scratchbook.compact import (
+    distill,
+    kd_loss,
+    label_smoothing_loss,
+    label_smoothing_targets,
+    make_mlp,
+    pretrain_masked_pixels,
+    soft_targets,
+    virtual_teacher,
+)
 from scratchbook.compact.distillation import compare_regularizers
 
 TOL = 1e-12  # float64 throughout
@@ -34,7 +42,7 @@ def _kd_numpy(zs, zt, y, T, alpha):
         qt = np.exp(zt[i] / T - (zt[i] / T).max()) / np.exp(zt[i] / T - (zt[i] / T).max()).sum()
         ce = -math.log(ps[y[i]])
         kl = sum(qt[j] * math.log(qt[j] / qs[j]) for j in range(len(qt)))
-        total += (1 - alpha) * ce + alpha * T ** 2 * kl
+        total += (1 - alpha) * ce + alpha * T**2 * kl
     return total / len(y)
 
 
@@ -47,7 +55,7 @@ def test_kd_loss_matches_the_formula_written_out(T, alpha):
 def test_kd_loss_kl_term_matches_torch_kl_div_batchmean():
     zs, zt, y = _batch()
     T = 3.0
-    expected = T ** 2 * F.kl_div(F.log_softmax(zs / T, 1), F.softmax(zt / T, 1), reduction="batchmean")
+    expected = T**2 * F.kl_div(F.log_softmax(zs / T, 1), F.softmax(zt / T, 1), reduction="batchmean")
     assert abs(kd_loss(zs, zt, y, T, alpha=1.0).item() - expected.item()) < TOL
 
 

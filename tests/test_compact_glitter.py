@@ -100,10 +100,10 @@ def _numpy_loss(student, teacher, xb, yb, idx, T, alpha):
     x, y = xb.numpy(), yb.numpy()
     s, t = x @ W.T + c, x @ Wt.T + ct
     ce = -_log_softmax(s[:, 0])[np.arange(len(y)), y].mean()
-    loss = (1 - alpha) * ce + alpha * T ** 2 * _kl(t[:, 0], s[:, 0], T).mean()
+    loss = (1 - alpha) * ce + alpha * T**2 * _kl(t[:, 0], s[:, 0], T).mean()
     if idx is not None:
         rows = np.arange(len(y))[:, None]
-        loss += T ** 2 * _kl(t[:, 1:][rows, idx], s[:, 1:][rows, idx], T).mean()
+        loss += T**2 * _kl(t[:, 1:][rows, idx], s[:, 1:][rows, idx], T).mean()
     return loss
 
 

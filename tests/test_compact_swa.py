@@ -84,8 +84,18 @@ def test_swa_callback_never_fires_when_start_is_past_the_last_step():
     model = make_mlp([5, 8, 3], random_state=0)
     averaged = AveragedModel(model)
     before = _flat(averaged.module)
-    fit(model, _ce, X, y, steps=5, batch_size=8, optimizer="sgd", lr=0.5,
-        callback=swa_callback(averaged, start=5), progress=False)
+    fit(
+        model,
+        _ce,
+        X,
+        y,
+        steps=5,
+        batch_size=8,
+        optimizer="sgd",
+        lr=0.5,
+        callback=swa_callback(averaged, start=5),
+        progress=False,
+    )
     assert int(averaged.n_averaged) == 0  # steps are 0..4: nothing averaged
     assert torch.equal(_flat(averaged.module), before) and not torch.equal(_flat(model), before)
 
@@ -167,16 +177,25 @@ def test_fine_tune_averages_the_snapshots_and_leaves_the_pretrained_model_alone(
     pretrained = make_mlp([64, 16, 10], random_state=0)
     before = parameters_to_vector(pretrained.parameters()).detach().clone()
     snapshots = []
-    model, averaged = fine_tune(pretrained, data.Xr_train[:80], data.y_train[:80], 0.05, random_state=1, steps=30,
-                                swa_start=12, snapshots=snapshots)
+    model, averaged = fine_tune(
+        pretrained,
+        data.Xr_train[:80],
+        data.y_train[:80],
+        0.05,
+        random_state=1,
+        steps=30,
+        swa_start=12,
+        snapshots=snapshots,
+    )
     assert len(snapshots) == 30
     expected = torch.stack(snapshots[12:]).mean(dim=0)  # Eq. swa-average, written directly
     got = parameters_to_vector(averaged.parameters()).detach().cpu()
     assert torch.allclose(got, expected, atol=1e-6)
     assert torch.equal(parameters_to_vector(model.parameters()).detach().cpu(), snapshots[-1])
     assert torch.equal(parameters_to_vector(pretrained.parameters()).detach().cpu(), before.cpu())
-    plain, none = fine_tune(pretrained, data.Xr_train[:80], data.y_train[:80], 0.05, random_state=1, steps=30,
-                            decay=True)
+    plain, none = fine_tune(
+        pretrained, data.Xr_train[:80], data.y_train[:80], 0.05, random_state=1, steps=30, decay=True
+    )
     assert none is None and not torch.equal(parameters_to_vector(plain.parameters()).detach().cpu(), snapshots[-1])
     with pytest.raises(ValueError, match="swa_start"):
         fine_tune(pretrained, data.Xr_train[:80], data.y_train[:80], 0.05, steps=30, swa_start=30)

@@ -28,7 +28,7 @@ def test_full_batch_sgd_equals_gradient_descent_in_numpy():
     expected = []
     for _ in range(steps):  # the gradient of the mean squared error, by hand
         r = X @ w + b - y
-        expected.append(np.mean(r ** 2))
+        expected.append(np.mean(r**2))
         w, b = w - lr * 2 * X.T @ r / len(X), b - lr * 2 * r.mean()
     np.testing.assert_allclose(history, expected, rtol=1e-4)
     np.testing.assert_allclose(model.weight.detach().cpu().numpy().ravel(), w, rtol=1e-4, atol=1e-5)
@@ -44,8 +44,7 @@ def test_callback_sees_every_step_and_float_targets_stay_float():
         dtypes.add(yb.dtype)
         return ((m(xb).squeeze(1) - yb) ** 2).mean()
 
-    fit(nn.Linear(3, 1), loss, X, y, steps=7, batch_size=8, progress=False,
-        callback=lambda step, m: seen.append(step))
+    fit(nn.Linear(3, 1), loss, X, y, steps=7, batch_size=8, progress=False, callback=lambda step, m: seen.append(step))
     assert seen == list(range(7)) and dtypes == {torch.float32}
 
 
@@ -65,10 +64,17 @@ def test_same_seed_same_run_and_classifier_learns_digits():
     np.testing.assert_allclose(logits, direct, rtol=1e-6)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(steps=0), "steps"), (dict(batch_size=0), "batch_size"), (dict(optimizer="lbfgs"), "optimizer"),
-    (dict(lr=-1.0), "lr"), (dict(momentum=2.0), "momentum"), (dict(random_state=-1), "random_state"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(steps=0), "steps"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(optimizer="lbfgs"), "optimizer"),
+        (dict(lr=-1.0), "lr"),
+        (dict(momentum=2.0), "momentum"),
+        (dict(random_state=-1), "random_state"),
+    ],
+)
 def test_bad_arguments_are_named(kwargs, match):
     X, y = _linear_problem()
     with pytest.raises((ValueError, TypeError), match=match):
@@ -115,8 +121,7 @@ def test_lr_schedule_sets_each_step_like_gradient_descent_by_hand():
     def mse(m, xb, yb, step):
         return ((m(xb).squeeze(1) - yb) ** 2).mean()
 
-    fit(model, mse, X, y, steps=10, batch_size=len(X), optimizer="sgd", lr=1.0, lr_schedule=schedule,
-        progress=False)
+    fit(model, mse, X, y, steps=10, batch_size=len(X), optimizer="sgd", lr=1.0, lr_schedule=schedule, progress=False)
     for step in range(10):
         r = X @ w + b - y
         w, b = w - schedule(step) * 2 * X.T @ r / len(X), b - schedule(step) * 2 * r.mean()
@@ -138,11 +143,15 @@ def test_class_transfer_splits_the_classes_and_remaps_the_labels():
     # each image keeps its own digit: look every row up in the raw data set
     digits = load_digits()
     lookup = {row.tobytes(): label for row, label in zip(digits.data / 16, digits.target)}
-    for X, y, classes in ((data.X_source, data.y_source, data.source_classes),
-                          (data.X_train, data.y_train, data.target_classes),
-                          (data.X_test, data.y_test, data.target_classes)):
+    for X, y, classes in (
+        (data.X_source, data.y_source, data.source_classes),
+        (data.X_train, data.y_train, data.target_classes),
+        (data.X_test, data.y_test, data.target_classes),
+    ):
         assert all(lookup[row.tobytes()] == classes[label] for row, label in zip(X, y))
-    assert len(data.X_source) + len(data.X_test) < 1797 and not set(map(bytes, data.X_train)) & set(map(bytes, data.X_test))
+    assert len(data.X_source) + len(data.X_test) < 1797 and not set(map(bytes, data.X_train)) & set(
+        map(bytes, data.X_test)
+    )
     assert not np.array_equal(data.X_train, digits_class_transfer((7, 0, 3), 70, random_state=3).X_train)
     with pytest.raises(ValueError, match="source_classes"):
         digits_class_transfer((0, 10))

@@ -68,7 +68,9 @@ def test_chapter_outline_reads_title_objectives_and_time(tmp_path):
     path = tmp_path / "c.ipynb"
     nbformat.write(nb, path)
     assert chapter_outline(path) == {
-        "title": "A chapter", "objectives": ["derive one thing", "code another over two lines"], "minutes": 45,
+        "title": "A chapter",
+        "objectives": ["derive one thing", "code another over two lines"],
+        "minutes": 45,
     }
     with pytest.raises(ValueError, match="path"):
         chapter_outline(tmp_path / "missing.ipynb")
@@ -84,8 +86,14 @@ def test_toc_entries_in_reading_order(tmp_path):
         "          - file: a/01\n          - file: a/02\n"
         "  - caption: Two\n    chapters:\n      - file: b/index\n      - file: b/extra\n"
     )
-    assert toc_entries(toc) == [("intro", None), ("a/index", "One"), ("a/01", "One"), ("a/02", "One"),
-                                ("b/index", "Two"), ("b/extra", "Two")]
+    assert toc_entries(toc) == [
+        ("intro", None),
+        ("a/index", "One"),
+        ("a/01", "One"),
+        ("a/02", "One"),
+        ("b/index", "Two"),
+        ("b/extra", "Two"),
+    ]
     with pytest.raises(ValueError, match="toc_path"):
         toc_entries(tmp_path / "missing.yml")
 

@@ -139,9 +139,7 @@ def test_fa_warns_when_not_converged(synthetic):
 
 @pytest.fixture(scope="module")
 def isotropic():
-    return make_factor_data(
-        n_samples=600, n_features=10, n_components=3, noise_variance=0.3, random_state=1
-    ).data
+    return make_factor_data(n_samples=600, n_features=10, n_components=3, noise_variance=0.3, random_state=1).data
 
 
 def test_ppca_closed_form_matches_tipping_bishop(isotropic):

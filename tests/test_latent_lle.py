@@ -126,7 +126,8 @@ def test_em_objective_never_decreases(slle):
 
 
 def test_em_objective_is_the_gaussian_marginal(slle):
-    """loglike_ is the mean of log N(x_i; x̄_i, σ_i²(I + N_iN_iᵀ/λ_i)), N_i the centred neighbours as columns, by scipy."""
+    """loglike_ is the mean of log N(x_i; x̄_i, σ_i²(I + N_iN_iᵀ/λ_i)), by scipy (N_i: the centred
+    neighbours as columns)."""
     X, model = slle
     logpdf = []
     for i, ind in enumerate(model.neighbors_):
@@ -151,14 +152,18 @@ def test_posterior_matches_bayes_rule_in_plane_coordinates(slle):
     B = null_space(np.ones((1, k)))
     for i in (0, 17, 123):
         nbrs = X[model.neighbors_[i]]
-        A = nbrs.T @ B                                      # d×(k−1) loadings of u
+        A = nbrs.T @ B  # d×(k−1) loadings of u
         r = X[i] - nbrs.mean(axis=0)
         lam, s2 = model.ridge_[i], model.noise_variance_[i]
-        prec = (A.T @ A + lam * np.eye(k - 1)) / s2        # posterior precision of u
+        prec = (A.T @ A + lam * np.eye(k - 1)) / s2  # posterior precision of u
         u_mean = np.linalg.solve(prec, A.T @ r / s2)
         np.testing.assert_allclose(model.weights_mean_[i], 1 / k + B @ u_mean, atol=1e-9)
-        np.testing.assert_allclose(model.weights_cov_[i], B @ np.linalg.inv(prec) @ B.T,
-                                   rtol=1e-6, atol=1e-9 * np.abs(model.weights_cov_[i]).max())
+        np.testing.assert_allclose(
+            model.weights_cov_[i],
+            B @ np.linalg.inv(prec) @ B.T,
+            rtol=1e-6,
+            atol=1e-9 * np.abs(model.weights_cov_[i]).max(),
+        )
 
 
 def test_m_step_fixed_point_and_rate():
@@ -219,15 +224,18 @@ def test_check_estimator(Estimator):
 
 
 @pytest.mark.parametrize("Estimator", [LLE, StochasticLLE])
-@pytest.mark.parametrize("params,match", [
-    ({"n_neighbors": 30}, "n_neighbors"),
-    ({"n_neighbors": 0}, "n_neighbors"),
-    ({"n_components": 4}, "n_components"),
-    ({"n_components": 0}, "n_components"),
-    ({"reg": -1.0}, "reg"),
-    ({"reg": float("nan")}, "reg"),
-    ({"eigen_solver": "lobpcg"}, "eigen_solver"),
-])
+@pytest.mark.parametrize(
+    "params,match",
+    [
+        ({"n_neighbors": 30}, "n_neighbors"),
+        ({"n_neighbors": 0}, "n_neighbors"),
+        ({"n_components": 4}, "n_components"),
+        ({"n_components": 0}, "n_components"),
+        ({"reg": -1.0}, "reg"),
+        ({"reg": float("nan")}, "reg"),
+        ({"eigen_solver": "lobpcg"}, "eigen_solver"),
+    ],
+)
 def test_bad_parameters_name_the_argument(Estimator, params, match):
     X = _data("random", n=30)[:, :3]
     with pytest.raises(ValueError, match=match):
@@ -239,9 +247,9 @@ def test_more_bad_input():
     with pytest.raises(TypeError, match="n_neighbors"):
         LLE(n_neighbors=2.5).fit(X)
     with pytest.raises(ValueError, match="n_components"):
-        LLE(n_components=5, n_neighbors=2).fit(X[:5])          # n_components >= n_samples
+        LLE(n_components=5, n_neighbors=2).fit(X[:5])  # n_components >= n_samples
     with pytest.raises(ValueError, match="reg"):
-        StochasticLLE(reg=0.0).fit(X)                           # the prior needs a positive precision
+        StochasticLLE(reg=0.0).fit(X)  # the prior needs a positive precision
     for bad in (np.nan, np.inf):
         Xb = X.copy()
         Xb[3, 1] = bad

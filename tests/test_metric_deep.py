@@ -70,8 +70,11 @@ def test_batch_all_and_easy_positive_equal_pytorch_metric_learning(seed):
 def test_batch_all_equals_a_loop(seed, reduction):
     E, y = batch(seed, n=15)
     D, y_ = unit_distances(E), y.numpy()
-    terms = [max(0.0, D[a, p] - D[a, n] + 0.3) for a, p, n in itertools.permutations(range(len(y_)), 3)
-             if y_[a] == y_[p] and y_[a] != y_[n]]
+    terms = [
+        max(0.0, D[a, p] - D[a, n] + 0.3)
+        for a, p, n in itertools.permutations(range(len(y_)), 3)
+        if y_[a] == y_[p] and y_[a] != y_[n]
+    ]
     expected = {"mean_nonzero": mean_nonzero(terms), "mean": np.mean(terms), "sum": np.sum(terms)}[reduction]
     got = triplet_loss(E, y, margin=0.3, mining="batch_all", reduction=reduction).item()
     assert abs(got - expected) < TOL
@@ -124,7 +127,7 @@ def test_distance_weighted_sampling_draws_valid_negatives_with_the_right_weights
     anchor = int(a[0])
     negatives = torch.nonzero(y != y[anchor]).squeeze(1)
     d = D[anchor, negatives].clamp(min=0.5)
-    w = torch.where(D[anchor, negatives] < 1.4, d ** -2 * (1 - d**2 / 4) ** -0.5, torch.zeros_like(d))
+    w = torch.where(D[anchor, negatives] < 1.4, d**-2 * (1 - d**2 / 4) ** -0.5, torch.zeros_like(d))
     counts = torch.zeros(len(y))
     gen = torch.Generator().manual_seed(1)
     for _ in range(400):
@@ -145,25 +148,29 @@ def test_prototypes_classify_like_nearest_mean_in_numpy():
     assert np.allclose(protos.numpy(), means, atol=1e-12) and classes.tolist() == [2, 5, 9]
     predicted = classes[prototype_logits(torch.as_tensor(query), protos).argmax(dim=1)].numpy()
     assert np.array_equal(predicted, expected)
-    loss, acc = prototypical_loss(torch.as_tensor(support), torch.as_tensor(support_y), torch.as_tensor(query),
-                                  torch.as_tensor(query_y))
+    loss, acc = prototypical_loss(
+        torch.as_tensor(support), torch.as_tensor(support_y), torch.as_tensor(query), torch.as_tensor(query_y)
+    )
     assert abs(acc.item() - np.mean(expected == query_y)) < 1e-12
     logits = -((query[:, None] - means[None]) ** 2).sum(-1)
     logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
     assert abs(loss.item() + np.mean(logp[np.arange(30), np.searchsorted([2, 5, 9], query_y)])) < 1e-10
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda E, y: triplet_loss(E, y, mining="hardest"), "mining"),
-    (lambda E, y: triplet_loss(E, y[:-1]), "labels"),
-    (lambda E, y: triplet_loss(E[0], y), "embeddings"),
-    (lambda E, y: triplet_loss(E * float("nan"), y), "embeddings contain NaN"),
-    (lambda E, y: triplet_loss(E, y, margin=-1.0), "margin"),
-    (lambda E, y: triplet_loss(E, y, reduction="max"), "reduction"),
-    (lambda E, y: contrastive_loss(E, y, neg_margin=float("inf")), "neg_margin"),
-    (lambda E, y: contrastive_loss(E.numpy(), y), "embeddings"),
-    (lambda E, y: prototypical_loss(E[:4], y[:4], E, y + 10), "query_labels"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda E, y: triplet_loss(E, y, mining="hardest"), "mining"),
+        (lambda E, y: triplet_loss(E, y[:-1]), "labels"),
+        (lambda E, y: triplet_loss(E[0], y), "embeddings"),
+        (lambda E, y: triplet_loss(E * float("nan"), y), "embeddings contain NaN"),
+        (lambda E, y: triplet_loss(E, y, margin=-1.0), "margin"),
+        (lambda E, y: triplet_loss(E, y, reduction="max"), "reduction"),
+        (lambda E, y: contrastive_loss(E, y, neg_margin=float("inf")), "neg_margin"),
+        (lambda E, y: contrastive_loss(E.numpy(), y), "embeddings"),
+        (lambda E, y: prototypical_loss(E[:4], y[:4], E, y + 10), "query_labels"),
+    ],
+)
 def test_bad_input_names_the_argument(call, match):
     E, y = batch(0)
     with pytest.raises((ValueError, TypeError), match=match):
@@ -177,8 +184,9 @@ def test_training_lowers_the_loss_and_restores_threads():
     threads = torch.get_num_threads()
     torch.manual_seed(0)
     net = EmbeddingNet(64, 16, 8)
-    history = train_embedding(net, digits.data / 16, digits.target, steps=60, mining="batch_all", margin=0.2,
-                              progress=False)
+    history = train_embedding(
+        net, digits.data / 16, digits.target, steps=60, mining="batch_all", margin=0.2, progress=False
+    )
     assert torch.get_num_threads() == threads
     assert history[-10:].mean() < history[:10].mean()
     assert embed(net, digits.data[:5] / 16).shape == (5, 8)

@@ -51,8 +51,9 @@ def test_inverse_covariance_metric_is_euclidean_after_whitening():
     cov = np.cov(X, rowvar=False)
     lam, U = np.linalg.eigh(cov)
     Z = X @ U / np.sqrt(lam)
-    np.testing.assert_allclose(mahalanobis_distances(X[:10], X[10:20], np.linalg.inv(cov)),
-                               cdist(Z[:10], Z[10:20]), rtol=1e-9)
+    np.testing.assert_allclose(
+        mahalanobis_distances(X[:10], X[10:20], np.linalg.inv(cov)), cdist(Z[:10], Z[10:20]), rtol=1e-9
+    )
 
 
 @pytest.mark.parametrize("d, rank", [(3, 3), (6, 2)])
@@ -93,18 +94,21 @@ def test_project_psd_leaves_psd_matrices_alone_and_is_idempotent():
     np.testing.assert_allclose(project_psd(P), P, atol=1e-12)
 
 
-@pytest.mark.parametrize("call, error, match", [
-    (lambda X, M: mahalanobis_distances(X[0], X, M), ValueError, "X must be 2-D"),
-    (lambda X, M: mahalanobis_distances(X, X[:, :2], M), ValueError, "Y must have as many columns"),
-    (lambda X, M: mahalanobis_distances(np.where(X > 1, np.nan, X), X, M), ValueError, "X contains NaN"),
-    (lambda X, M: mahalanobis_distances(X, X, M[:2]), ValueError, "M must be a square matrix"),
-    (lambda X, M: mahalanobis_distances(X, X, M[:2, :2]), ValueError, r"M must be 3×3"),
-    (lambda X, M: mahalanobis_distances(X, X, M + np.triu(M, 1)), ValueError, "M must be symmetric"),
-    (lambda X, M: mahalanobis_distances(X, X, -M), ValueError, "M must be positive semidefinite"),
-    (lambda X, M: mahalanobis_distances(X, X, "identity"), TypeError, "M must be an array of numbers"),
-    (lambda X, M: project_psd(np.ones((2, 3))), ValueError, "M must be a square matrix"),
-    (lambda X, M: project_psd(np.array([[1.0, np.inf], [0.0, 1.0]])), ValueError, "M contains NaN or infinity"),
-])
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda X, M: mahalanobis_distances(X[0], X, M), ValueError, "X must be 2-D"),
+        (lambda X, M: mahalanobis_distances(X, X[:, :2], M), ValueError, "Y must have as many columns"),
+        (lambda X, M: mahalanobis_distances(np.where(X > 1, np.nan, X), X, M), ValueError, "X contains NaN"),
+        (lambda X, M: mahalanobis_distances(X, X, M[:2]), ValueError, "M must be a square matrix"),
+        (lambda X, M: mahalanobis_distances(X, X, M[:2, :2]), ValueError, r"M must be 3×3"),
+        (lambda X, M: mahalanobis_distances(X, X, M + np.triu(M, 1)), ValueError, "M must be symmetric"),
+        (lambda X, M: mahalanobis_distances(X, X, -M), ValueError, "M must be positive semidefinite"),
+        (lambda X, M: mahalanobis_distances(X, X, "identity"), TypeError, "M must be an array of numbers"),
+        (lambda X, M: project_psd(np.ones((2, 3))), ValueError, "M must be a square matrix"),
+        (lambda X, M: project_psd(np.array([[1.0, np.inf], [0.0, 1.0]])), ValueError, "M contains NaN or infinity"),
+    ],
+)
 def test_bad_input_names_the_argument(call, error, match):
     rng = np.random.default_rng(0)
     X, M = rng.normal(size=(5, 3)), random_psd(rng, 3)

@@ -10,8 +10,6 @@ distances to 1e-9.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 from scipy.optimize import minimize
@@ -183,8 +181,9 @@ def solve_itml_with_slsqp(V, delta, bounds, gamma):
 
     constraints = [{"type": "ineq", "fun": margin, "args": (c,)} for c in range(m)]
     start = np.r_[np.eye(d)[tri], np.zeros(m if gamma else 0)]
-    result = minimize(objective, start, constraints=constraints, method="SLSQP",
-                      options={"ftol": 1e-15, "maxiter": 2000})
+    result = minimize(
+        objective, start, constraints=constraints, method="SLSQP", options={"ftol": 1e-15, "maxiter": 2000}
+    )
     return unpack(result.x)[0]
 
 
@@ -230,8 +229,12 @@ def test_metric_is_psd_and_transform_agrees_with_it(estimator, wine):
     lam = np.linalg.eigvalsh(M)
     assert np.allclose(M, M.T) and lam.min() >= -1e-10 * lam.max()
     Z, Z_test = model.transform(X[:20]), model.transform(X_test[:15])
-    np.testing.assert_allclose(cdist(Z, Z_test, "sqeuclidean"), cdist(X[:20], X_test[:15], "mahalanobis", VI=M) ** 2,
-                               rtol=1e-9, atol=1e-9 * lam.max())
+    np.testing.assert_allclose(
+        cdist(Z, Z_test, "sqeuclidean"),
+        cdist(X[:20], X_test[:15], "mahalanobis", VI=M) ** 2,
+        rtol=1e-9,
+        atol=1e-9 * lam.max(),
+    )
     np.testing.assert_allclose(model.pairwise_distances(X[:20], X_test[:15]), cdist(Z, Z_test), rtol=1e-9, atol=1e-9)
 
 
@@ -252,20 +255,23 @@ def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
 
-@pytest.mark.parametrize("Estimator, params, error, match", [
-    (NCA, {"n_components": 20}, ValueError, "n_components must be <= n_features = 13"),
-    (NCA, {"n_components": 1.5}, TypeError, "n_components must be an int"),
-    (NCA, {"init": "lda"}, ValueError, "init must be one of"),
-    (NCA, {"max_iter": 0}, ValueError, "max_iter must be >= 1"),
-    (NCA, {"tol": -1.0}, ValueError, "tol must be >= 0"),
-    (MCML, {"max_iter": 0}, ValueError, "max_iter must be >= 1"),
-    (MCML, {"init_scale": 0.0}, ValueError, "init_scale must be > 0"),
-    (ITML, {"gamma": 0.0}, ValueError, "gamma must be > 0"),
-    (ITML, {"num_constraints": 1}, ValueError, "num_constraints must be >= 2"),
-    (ITML, {"bounds": (5.0, 1.0)}, ValueError, "bounds must satisfy u <= l"),
-    (ITML, {"bounds": (1.0,)}, ValueError, "bounds must be a pair"),
-    (ITML, {"bounds": (-1.0, 1.0)}, ValueError, r"bounds\[0\] \(u\) must be > 0"),
-])
+@pytest.mark.parametrize(
+    "Estimator, params, error, match",
+    [
+        (NCA, {"n_components": 20}, ValueError, "n_components must be <= n_features = 13"),
+        (NCA, {"n_components": 1.5}, TypeError, "n_components must be an int"),
+        (NCA, {"init": "lda"}, ValueError, "init must be one of"),
+        (NCA, {"max_iter": 0}, ValueError, "max_iter must be >= 1"),
+        (NCA, {"tol": -1.0}, ValueError, "tol must be >= 0"),
+        (MCML, {"max_iter": 0}, ValueError, "max_iter must be >= 1"),
+        (MCML, {"init_scale": 0.0}, ValueError, "init_scale must be > 0"),
+        (ITML, {"gamma": 0.0}, ValueError, "gamma must be > 0"),
+        (ITML, {"num_constraints": 1}, ValueError, "num_constraints must be >= 2"),
+        (ITML, {"bounds": (5.0, 1.0)}, ValueError, "bounds must satisfy u <= l"),
+        (ITML, {"bounds": (1.0,)}, ValueError, "bounds must be a pair"),
+        (ITML, {"bounds": (-1.0, 1.0)}, ValueError, r"bounds\[0\] \(u\) must be > 0"),
+    ],
+)
 def test_bad_parameters_name_the_argument(Estimator, params, error, match, wine):
     X, _, y, _ = wine
     with pytest.raises(error, match=match):
@@ -289,8 +295,11 @@ def test_bad_data_names_the_argument(estimator, wine):
         estimator.fit(X, y).transform(X[:, :5])
 
 
-@pytest.mark.parametrize("make", [lambda s: NCA(2, init="random", max_iter=20, random_state=s),
-                                  lambda s: ITML(random_state=s)], ids=["NCA", "ITML"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda s: NCA(2, init="random", max_iter=20, random_state=s), lambda s: ITML(random_state=s)],
+    ids=["NCA", "ITML"],
+)
 def test_same_random_state_same_output(make, wine):
     X, X_test, y, _ = wine
     a, b, c = make(7).fit(X, y), make(7).fit(X, y), make(8).fit(X, y)

@@ -19,7 +19,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from scratchbook.datasets import load_standardized
-from scratchbook.metric import DCA, GMML, KernelRCA, LMNN, MMC, RCA
+from scratchbook.metric import DCA, GMML, LMNN, MMC, RCA, KernelRCA
 from scratchbook.metric.checks import check_geometric_mean, check_rca_map
 from scratchbook.metric.dca import between_chunklet_scatter
 from scratchbook.metric.gmml import geometric_mean, pair_scatter
@@ -57,8 +57,9 @@ def test_metric_is_psd_and_transform_agrees_with_it(estimator, wine):
     assert M.shape == (13, 13) and np.allclose(M, M.T) and lam.min() >= -1e-10 * lam.max()
     Z, Z_test = model.transform(X[:20]), model.transform(X_test[:15])
     V = X[:20, None, :] - X_test[None, :15, :]
-    np.testing.assert_allclose(cdist(Z, Z_test, "sqeuclidean"), np.einsum("ijk,kl,ijl->ij", V, M, V),
-                               rtol=1e-9, atol=1e-9 * lam.max())
+    np.testing.assert_allclose(
+        cdist(Z, Z_test, "sqeuclidean"), np.einsum("ijk,kl,ijl->ij", V, M, V), rtol=1e-9, atol=1e-9 * lam.max()
+    )
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
@@ -100,7 +101,7 @@ def test_dca_rows_solve_the_generalized_eigenproblem(wine):
     Cb = sum(np.outer(means[a] - means[b], means[a] - means[b]) for a, b in [(0, 1), (0, 2), (1, 2)]) / 3
     np.testing.assert_allclose(between_chunklet_scatter(X, y, np.arange(3)), Cb, atol=1e-12)
     lam, A = scipy.linalg.eigh(Cb, Cw)
-    top = np.argsort(lam)[::-1][:2]                                    # C_b has rank c − 1 = 2
+    top = np.argsort(lam)[::-1][:2]  # C_b has rank c − 1 = 2
     assert model.components_.shape == (2, 13)
     np.testing.assert_allclose(model.eigenvalues_, lam[top], rtol=1e-8)
     for a, value in zip(model.components_, lam[top]):
@@ -145,7 +146,9 @@ def test_lmnn_gradient_matches_finite_differences():
     for idx in np.ndindex(L.shape):
         E = np.zeros_like(L)
         E[idx] = 1e-6
-        numeric[idx] = (lmnn_loss_grad(L + E, X, y, targets, 0.4)[0] - lmnn_loss_grad(L - E, X, y, targets, 0.4)[0]) / 2e-6
+        numeric[idx] = (
+            lmnn_loss_grad(L + E, X, y, targets, 0.4)[0] - lmnn_loss_grad(L - E, X, y, targets, 0.4)[0]
+        ) / 2e-6
     np.testing.assert_allclose(grad.reshape(L.shape), numeric, rtol=1e-6, atol=1e-6 * np.abs(numeric).max())
 
 
@@ -157,7 +160,9 @@ def test_lmnn_loss_equals_the_triplet_sum():
     Z = X @ L.T
     d = cdist(Z, Z, "sqeuclidean")
     pull = sum(d[i, j] for i in range(20) for j in targets[i])
-    push = sum(max(0.0, 1 + d[i, j] - d[i, l]) for i in range(20) for j in targets[i] for l in range(20) if y[l] != y[i])
+    push = sum(
+        max(0.0, 1 + d[i, j] - d[i, l]) for i in range(20) for j in targets[i] for l in range(20) if y[l] != y[i]
+    )
     np.testing.assert_allclose(lmnn_loss_grad(L, X, y, targets, 0.3)[0], 0.7 * pull + 0.3 * push, rtol=1e-12)
     # Targets are the nearest same-class points, nearest first.
     D = cdist(X, X, "sqeuclidean")
@@ -231,28 +236,39 @@ def test_kernel_rca_bad_parameters_name_the_argument(wine):
 # --- the scikit-learn contract ----------------------------------------------------------------
 
 
-@parametrize_with_checks([MMC(max_iter=10, random_state=0), RCA(), DCA(), LMNN(n_neighbors=1, max_iter=10),
-                          GMML(random_state=0), KernelRCA()])
+@parametrize_with_checks(
+    [
+        MMC(max_iter=10, random_state=0),
+        RCA(),
+        DCA(),
+        LMNN(n_neighbors=1, max_iter=10),
+        GMML(random_state=0),
+        KernelRCA(),
+    ]
+)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
 
-@pytest.mark.parametrize("Estimator, params, error, match", [
-    (MMC, {"max_iter": 0}, ValueError, "max_iter must be >= 1"),
-    (MMC, {"num_constraints": 1}, ValueError, "num_constraints must be >= 2"),
-    (MMC, {"tol": -1.0}, ValueError, "tol must be >= 0"),
-    (RCA, {"chunk_size": 1}, ValueError, "chunk_size must be >= 2"),
-    (RCA, {"num_chunks": 0}, ValueError, "num_chunks must be >= 1"),
-    (RCA, {"reg": -1.0}, ValueError, "reg must be >= 0"),
-    (DCA, {"n_components": 20}, ValueError, "n_components must be <= n_features = 13"),
-    (DCA, {"reg": 0.0}, ValueError, "reg must be > 0"),
-    (LMNN, {"n_neighbors": 2.5}, TypeError, "n_neighbors must be an int"),
-    (LMNN, {"n_neighbors": 200}, ValueError, "n_neighbors must be < the size of the smallest class"),
-    (LMNN, {"mu": 1.5}, ValueError, "mu must be <= 1"),
-    (LMNN, {"n_components": 14}, ValueError, "n_components must be <= n_features = 13"),
-    (GMML, {"t": 2.0}, ValueError, "t must be <= 1"),
-    (GMML, {"reg": 0.0}, ValueError, "reg must be > 0"),
-])
+@pytest.mark.parametrize(
+    "Estimator, params, error, match",
+    [
+        (MMC, {"max_iter": 0}, ValueError, "max_iter must be >= 1"),
+        (MMC, {"num_constraints": 1}, ValueError, "num_constraints must be >= 2"),
+        (MMC, {"tol": -1.0}, ValueError, "tol must be >= 0"),
+        (RCA, {"chunk_size": 1}, ValueError, "chunk_size must be >= 2"),
+        (RCA, {"num_chunks": 0}, ValueError, "num_chunks must be >= 1"),
+        (RCA, {"reg": -1.0}, ValueError, "reg must be >= 0"),
+        (DCA, {"n_components": 20}, ValueError, "n_components must be <= n_features = 13"),
+        (DCA, {"reg": 0.0}, ValueError, "reg must be > 0"),
+        (LMNN, {"n_neighbors": 2.5}, TypeError, "n_neighbors must be an int"),
+        (LMNN, {"n_neighbors": 200}, ValueError, "n_neighbors must be < the size of the smallest class"),
+        (LMNN, {"mu": 1.5}, ValueError, "mu must be <= 1"),
+        (LMNN, {"n_components": 14}, ValueError, "n_components must be <= n_features = 13"),
+        (GMML, {"t": 2.0}, ValueError, "t must be <= 1"),
+        (GMML, {"reg": 0.0}, ValueError, "reg must be > 0"),
+    ],
+)
 def test_bad_parameters_name_the_argument(Estimator, params, error, match, wine):
     X, _, y, _ = wine
     with pytest.raises(error, match=match):
@@ -272,9 +288,16 @@ def test_bad_data_names_the_argument(estimator, wine):
         estimator.fit(X, y).transform(X[:, :5])
 
 
-@pytest.mark.parametrize("make", [lambda s: MMC(random_state=s), lambda s: RCA(chunk_size=4, random_state=s),
-                                  lambda s: DCA(chunk_size=4, random_state=s), lambda s: GMML(random_state=s)],
-                         ids=["MMC", "RCA", "DCA", "GMML"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda s: MMC(random_state=s),
+        lambda s: RCA(chunk_size=4, random_state=s),
+        lambda s: DCA(chunk_size=4, random_state=s),
+        lambda s: GMML(random_state=s),
+    ],
+    ids=["MMC", "RCA", "DCA", "GMML"],
+)
 def test_same_random_state_same_output(make, wine):
     X, X_test, y, _ = wine
     a, b, c = make(7).fit(X, y), make(7).fit(X, y), make(8).fit(X, y)

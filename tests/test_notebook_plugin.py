@@ -46,9 +46,25 @@ def book(tmp_path_factory):
     nbformat.write(_notebook(CELLS), root / "chapters" / "page.ipynb")
     nbformat.write(_notebook(["import time\ntime.sleep(8)"]), root / "chapters" / "slow.ipynb")
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "--nbval-lax",
-         "--nbval-current-env", "--bench-book", "benchmarks/floor.ipynb", "chapters"],
-        cwd=root, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "--nbval-lax",
+            "--nbval-current-env",
+            "--bench-book",
+            "benchmarks/floor.ipynb",
+            "chapters",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     return root, run
 
 
@@ -60,8 +76,10 @@ def test_outputs_are_cached_as_nbclient_stores_them(book):
     nb = nbformat.read(root / "chapters" / "page.ipynb", as_version=4)
     record = get_cache(str(root / "_build" / ".jupyter_cache")).match_cache_notebook(nb)  # the build's lookup
     cached = get_cache(str(root / "_build" / ".jupyter_cache")).get_cache_bundle(record.pk).nb
-    expected = NotebookClient(nbformat.read(root / "chapters" / "page.ipynb", as_version=4),
-                              resources={"metadata": {"path": str(root / "chapters")}}).execute()
+    expected = NotebookClient(
+        nbformat.read(root / "chapters" / "page.ipynb", as_version=4),
+        resources={"metadata": {"path": str(root / "chapters")}},
+    ).execute()
     got_cells = [c for c in cached.cells if c.cell_type == "code"]
     want_cells = [c for c in expected.cells if c.cell_type == "code"]
     assert [c.execution_count for c in got_cells] == [c.execution_count for c in want_cells]

@@ -16,7 +16,7 @@ from scratchbook.rnn import GRU, LSTM, checks, future_token, train_adding, train
 def test_future_token_labels_are_the_symbols_shift_steps_ahead():
     x, labels = future_token(40, 9, shift=3, n_symbols=5, random_state=0)
     assert x.shape == (9, 40, 5) and labels.shape == (9, 40)
-    np.testing.assert_array_equal(x.sum(axis=-1), 1.0)          # one-hot
+    np.testing.assert_array_equal(x.sum(axis=-1), 1.0)  # one-hot
     symbols = x.argmax(axis=-1)
     np.testing.assert_array_equal(labels[:6], symbols[3:])
     np.testing.assert_array_equal(labels[6:], -1)
@@ -43,10 +43,16 @@ def test_reverse_direction_is_the_forward_layer_on_the_flipped_sequence(kind):
 
 def test_train_tagging_lowers_the_loss_on_an_easy_case():
     torch.manual_seed(0)
-    result = train_tagging(GRU(4, 8), lambda n, rng: future_token(n, 6, shift=0, random_state=rng),
-                           n_classes=4, steps=60, lr=3e-2, progress=False)
+    result = train_tagging(
+        GRU(4, 8),
+        lambda n, rng: future_token(n, 6, shift=0, random_state=rng),
+        n_classes=4,
+        steps=60,
+        lr=3e-2,
+        progress=False,
+    )
     h = result["history"]
-    assert h[-10:].mean() < 0.5 * h[:10].mean()                # copying the current symbol is easy
+    assert h[-10:].mean() < 0.5 * h[:10].mean()  # copying the current symbol is easy
     assert result["test_acc"] > 0.95 and result["test_accuracy"].shape == (6,)
 
 
@@ -58,9 +64,9 @@ def test_train_tagging_needs_both_directions_to_look_ahead():
     uni = train_tagging(GRU(2, 8), make, steps=80, lr=3e-2, progress=False)
     torch.manual_seed(0)
     bi = train_tagging(GRU(2, 8, bidirectional=True), make, steps=80, lr=3e-2, progress=False)
-    assert abs(uni["test_acc"] - 0.5) < 0.06                   # chance: the future is not seen
+    assert abs(uni["test_acc"] - 0.5) < 0.06  # chance: the future is not seen
     assert bi["test_acc"] > 0.9
-    assert np.isnan(bi["test_accuracy"][-2:]).all()            # unlabelled positions
+    assert np.isnan(bi["test_accuracy"][-2:]).all()  # unlabelled positions
 
 
 def test_train_adding_curve_and_clipping():
@@ -91,7 +97,7 @@ def test_checker_accepts_the_right_answer_and_rejects_wrong_ones(capsys):
     def right(x, forward, backward):
         return torch.cat([forward(x)[0], backward(x.flip(0))[0].flip(0)], dim=-1)
 
-    def unflipped(x, forward, backward):                       # forgets to flip the output back
+    def unflipped(x, forward, backward):  # forgets to flip the output back
         return torch.cat([forward(x)[0], backward(x.flip(0))[0]], dim=-1)
 
     def not_done(x, forward, backward):

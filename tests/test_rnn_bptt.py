@@ -16,6 +16,7 @@ import torch
 from scratchbook.rnn import (
     PARAM_NAMES,
     adam_step,
+    checks,
     clip_grad_norm,
     grad_norm,
     gradient_step,
@@ -36,7 +37,6 @@ from scratchbook.rnn import (
     temporal_xor,
     to_torch,
 )
-from scratchbook.rnn import checks
 
 T, B, D, H, O = 7, 3, 2, 5, 3
 
@@ -66,8 +66,9 @@ def torch_loss(params, x, h0, targets, loss):
     if loss == "mse":
         value = 0.5 * ((ys - torch.from_numpy(targets)) ** 2).sum()
     else:
-        value = torch.nn.functional.cross_entropy(ys.reshape(-1, O), torch.from_numpy(targets).reshape(-1),
-                                                  reduction="sum")
+        value = torch.nn.functional.cross_entropy(
+            ys.reshape(-1, O), torch.from_numpy(targets).reshape(-1), reduction="sum"
+        )
     value.backward()
     return value.item(), rnn, readout, xt, h0t
 
@@ -129,8 +130,9 @@ def test_bptt_matches_finite_differences(problem, loss):
     # ∂L/∂h_0 as well, through a loss seen as a function of h_0 only
     hs, ys = rnn_forward(x, params, h0)
     _, dh0 = rnn_backward(x, hs, sequence_loss_grad(ys, y, loss), params)
-    numeric_h0 = numerical_gradient(lambda p: sequence_loss(rnn_forward(x, params, p["h0"])[1], y, loss),
-                                    {"h0": h0})["h0"]
+    numeric_h0 = numerical_gradient(lambda p: sequence_loss(rnn_forward(x, params, p["h0"])[1], y, loss), {"h0": h0})[
+        "h0"
+    ]
     assert rel_err(dh0, numeric_h0) < 1e-6
 
 
@@ -170,8 +172,10 @@ def test_jacobian_product_matches_torch_autograd(problem):
     rnn, _ = to_torch(params)
     xt = torch.from_numpy(x[:, 0])
     for k in (0, 3, T - 1, T):
+
         def h_T(h_k, k=k):  # run the torch RNN from step k + 1 to T starting at h_k
             return rnn(xt[k:], h_k[None])[1][0] if k < T else h_k
+
         ref = torch.autograd.functional.jacobian(h_T, torch.from_numpy(hs[k])).numpy()
         np.testing.assert_allclose(jacobian_product(hs, params["weight_hh"], k), ref, rtol=0, atol=1e-10)
     # the norms for every lag are the norms of these products

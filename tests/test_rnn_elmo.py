@@ -10,10 +10,28 @@ import pytest
 import torch
 
 from scratchbook.rnn import LSTM, checks
-from scratchbook.rnn.elmo import (SPECIALS, BiLM, MixProbe, ScalarMix, bilm_loss, build_vocab, contextual_layers,
-                                  decode, encode, load_bilm, perplexities, probe_accuracy, pydoc_topics,
-                                  quote_labels, save_bilm, tokenize, train_bilm, train_probe, unigram_perplexity,
-                                  window_features)
+from scratchbook.rnn.elmo import (
+    SPECIALS,
+    BiLM,
+    MixProbe,
+    ScalarMix,
+    bilm_loss,
+    build_vocab,
+    contextual_layers,
+    decode,
+    encode,
+    load_bilm,
+    perplexities,
+    probe_accuracy,
+    pydoc_topics,
+    quote_labels,
+    save_bilm,
+    tokenize,
+    train_bilm,
+    train_probe,
+    unigram_perplexity,
+    window_features,
+)
 
 V, E = 23, 6
 
@@ -39,8 +57,24 @@ def _tokens(B: int = 3, N: int = 9, seed: int = 1) -> torch.Tensor:
 def test_tokenize_keeps_every_non_space_character():
     text = 'The "return" statement:\n   return x + 1  # 3.5 * y_2\n'
     tokens = tokenize(text)
-    assert tokens == ["the", '"', "return", '"', "statement", ":", "return", "x", "+", "1", "#", "3", ".", "5",
-                      "*", "y_2"]
+    assert tokens == [
+        "the",
+        '"',
+        "return",
+        '"',
+        "statement",
+        ":",
+        "return",
+        "x",
+        "+",
+        "1",
+        "#",
+        "3",
+        ".",
+        "5",
+        "*",
+        "y_2",
+    ]
     assert "".join(tokens) == re.sub(r"\s", "", text.lower())
 
 
@@ -66,7 +100,7 @@ def test_split_is_disjoint_and_heldout_paragraphs_leave_training():
 def test_vocab_encode_decode_round_trip():
     tokens = [["b", "a", "b", "c", "c", "c", "d"], ["a", "c"]]
     vocab = build_vocab(tokens, max_size=6, min_count=1)
-    assert vocab == [*SPECIALS, "c", "a", "b"]           # by count, ties alphabetical, cut at max_size
+    assert vocab == [*SPECIALS, "c", "a", "b"]  # by count, ties alphabetical, cut at max_size
     ids = encode(["c", "a", "zzz", "b"], vocab, wrap=True)
     assert ids.tolist() == [1, 3, 4, 0, 5, 2]
     assert decode(ids, vocab) == ["<bos>", "c", "a", "<unk>", "b", "<eos>"]
@@ -94,7 +128,7 @@ def test_loss_equals_hand_written_cross_entropy():
     tokens = _tokens(seed=3)
     forward, backward = ours(tokens)
 
-    def nll(logits, targets):                           # −log softmax, summed by hand
+    def nll(logits, targets):  # −log softmax, summed by hand
         logp = logits - torch.logsumexp(logits, dim=-1, keepdim=True)
         return -logp.gather(-1, targets[..., None]).mean()
 
@@ -124,7 +158,7 @@ def test_each_direction_sees_only_its_side(t):
         assert torch.equal(f0[layer][:, :t], f1[layer][:, :t])
         assert (f0[layer][:, t:] - f1[layer][:, t:]).abs().amax(dim=-1).min() > 0
         # the backward LM at k reads tokens ≥ k: unchanged after t, changed up to t
-        assert torch.equal(b0[layer][:, t + 1:], b1[layer][:, t + 1:])
+        assert torch.equal(b0[layer][:, t + 1 :], b1[layer][:, t + 1 :])
         assert (b0[layer][:, : t + 1] - b1[layer][:, : t + 1]).abs().amax(dim=-1).min() > 0
 
 
@@ -136,7 +170,7 @@ def test_layers_stack_embedding_and_both_directions():
     assert layers.shape == (3, 3, 9, 2 * E)
     assert torch.equal(layers[0], torch.cat([x, x], -1))
     assert torch.equal(layers[2, ..., :E], forward[1]) and torch.equal(layers[2, ..., E:], backward[1])
-    flat = contextual_layers(ours, tokens[0].numpy(), length=4)   # windows of 4, then a remainder of 1
+    flat = contextual_layers(ours, tokens[0].numpy(), length=4)  # windows of 4, then a remainder of 1
     assert flat.shape == (3, 9, 2 * E)
     torch.testing.assert_close(flat[:, :4], ours.layers(tokens[:1, :4])[:, 0])
 
@@ -182,14 +216,14 @@ def test_window_features_against_plain_loops():
         for k in range(len(ids)):
             for j, t in enumerate(range(k - width, k + width + 1)):
                 if 0 <= t < len(ids):
-                    expected[k, 3 * j: 3 * j + 3] = table[ids[t]].numpy()
+                    expected[k, 3 * j : 3 * j + 3] = table[ids[t]].numpy()
         np.testing.assert_array_equal(got.numpy(), expected)
 
 
 def test_training_lowers_the_loss_and_perplexity_baselines():
     torch.manual_seed(0)
     model = BiLM(V, 8, dropout=0.0)
-    ids = np.tile(np.arange(3, V), 6)                      # a deterministic cycle: easy to predict
+    ids = np.tile(np.arange(3, V), 6)  # a deterministic cycle: easy to predict
     before = perplexities(model, ids, length=10)
     train_bilm(model, ids, steps=60, batch_size=8, length=10, lr=2e-2, progress=False)
     after = perplexities(model, ids, length=10)
@@ -218,28 +252,31 @@ def test_check_scalar_mix_accepts_the_right_answer_and_rejects_a_wrong_one(capsy
 # --- bad arguments -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("call, name", [
-    (lambda: BiLM(2, 4), "vocab_size"),
-    (lambda: BiLM(V, 0), "embedding_dim"),
-    (lambda: BiLM(V, 4, dropout=1.5), "dropout"),
-    (lambda: BiLM(V, 4, lstm="lstm"), "lstm"),
-    (lambda: BiLM(V, 4)(torch.zeros(2, 5)), "tokens"),
-    (lambda: BiLM(V, 4)(torch.full((2, 5), V)), "tokens"),
-    (lambda: ScalarMix(0), "num_layers"),
-    (lambda: ScalarMix(3)(torch.zeros(2, 4, 5)), "layers"),
-    (lambda: pydoc_topics("test"), "split"),
-    (lambda: tokenize(3), "text"),
-    (lambda: build_vocab([["a"]], max_size=2), "max_size"),
-    (lambda: encode(["a"], ["a", "b"]), "vocab"),
-    (lambda: decode([7], list(SPECIALS)), "ids"),
-    (lambda: train_bilm(BiLM(V, 4), np.arange(V), steps=0), "steps"),
-    (lambda: train_bilm(BiLM(V, 4), np.arange(5), length=10), "ids"),
-    (lambda: train_probe(torch.zeros(2, 5, 3), [0, 1]), "labels"),
-    (lambda: load_bilm("/nonexistent/bilm.pt"), "path"),
-    (lambda: window_features(torch.zeros(4), [0, 1]), "embeddings"),
-    (lambda: window_features(torch.zeros(4, 2), [0, 1], width=-1), "width"),
-    (lambda: window_features(torch.zeros(4, 2), [0, 4]), "ids"),
-])
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: BiLM(2, 4), "vocab_size"),
+        (lambda: BiLM(V, 0), "embedding_dim"),
+        (lambda: BiLM(V, 4, dropout=1.5), "dropout"),
+        (lambda: BiLM(V, 4, lstm="lstm"), "lstm"),
+        (lambda: BiLM(V, 4)(torch.zeros(2, 5)), "tokens"),
+        (lambda: BiLM(V, 4)(torch.full((2, 5), V)), "tokens"),
+        (lambda: ScalarMix(0), "num_layers"),
+        (lambda: ScalarMix(3)(torch.zeros(2, 4, 5)), "layers"),
+        (lambda: pydoc_topics("test"), "split"),
+        (lambda: tokenize(3), "text"),
+        (lambda: build_vocab([["a"]], max_size=2), "max_size"),
+        (lambda: encode(["a"], ["a", "b"]), "vocab"),
+        (lambda: decode([7], list(SPECIALS)), "ids"),
+        (lambda: train_bilm(BiLM(V, 4), np.arange(V), steps=0), "steps"),
+        (lambda: train_bilm(BiLM(V, 4), np.arange(5), length=10), "ids"),
+        (lambda: train_probe(torch.zeros(2, 5, 3), [0, 1]), "labels"),
+        (lambda: load_bilm("/nonexistent/bilm.pt"), "path"),
+        (lambda: window_features(torch.zeros(4), [0, 1]), "embeddings"),
+        (lambda: window_features(torch.zeros(4, 2), [0, 1], width=-1), "width"),
+        (lambda: window_features(torch.zeros(4, 2), [0, 4]), "ids"),
+    ],
+)
 def test_bad_arguments_name_the_argument(call, name):
     with pytest.raises((ValueError, TypeError), match=name):
         call()

@@ -80,15 +80,27 @@ def test_echo_state_property_forgets_the_initial_state(series):
 
 def test_leaky_step_formula():
     rng = np.random.default_rng(0)
-    x, u, W_in, W, b = rng.normal(size=4), rng.normal(size=2), rng.normal(size=(4, 2)), rng.normal(size=(4, 4)), rng.normal(size=4)
+    x, u, W_in, W, b = (
+        rng.normal(size=4),
+        rng.normal(size=2),
+        rng.normal(size=(4, 2)),
+        rng.normal(size=(4, 4)),
+        rng.normal(size=4),
+    )
     expected = 0.7 * x + 0.3 * np.tanh(W_in @ u + W @ x + b)
     assert np.allclose(reservoir_step(x, u, W_in, W, b, 0.3), expected, rtol=0, atol=1e-14)
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    ({"n_reservoir": 0}, "n_reservoir"), ({"spectral_radius": -1.0}, "spectral_radius"),
-    ({"leak_rate": 1.5}, "leak_rate"), ({"ridge": -1.0}, "ridge"), ({"washout": 1000}, "washout"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"n_reservoir": 0}, "n_reservoir"),
+        ({"spectral_radius": -1.0}, "spectral_radius"),
+        ({"leak_rate": 1.5}, "leak_rate"),
+        ({"ridge": -1.0}, "ridge"),
+        ({"washout": 1000}, "washout"),
+    ],
+)
 def test_bad_parameters_name_the_argument(series, kwargs, name):
     X, Y = series
     with pytest.raises((ValueError, TypeError), match=name):
@@ -118,8 +130,14 @@ def test_mackey_glass_is_bounded_and_tau_controls_chaos():
     # τ = 2: the series settles on the fixed point x* = 1 (β/γ = 2, x*ⁿ = 1)
     assert np.max(np.abs(mackey_glass(500, tau=2, random_state=0)[-100:] - 1.0)) < 1e-6
     # τ = 17 (chaos): two histories 1e-2 apart end far apart; τ = 5 (a limit cycle): they stay close
-    gap = {tau: np.max(np.abs(mackey_glass(800, tau=tau, random_state=0)[-200:]
-                              - mackey_glass(800, tau=tau, random_state=1)[-200:])) for tau in (5, 17)}
+    gap = {
+        tau: np.max(
+            np.abs(
+                mackey_glass(800, tau=tau, random_state=0)[-200:] - mackey_glass(800, tau=tau, random_state=1)[-200:]
+            )
+        )
+        for tau in (5, 17)
+    }
     assert gap[17] > 0.2 and gap[5] < 0.01
 
 

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from scratchbook.rnn import GRU, LSTM, LSTM_VARIANTS, adding_problem, gru_step, lstm_step, train_adding
-from scratchbook.rnn import checks
+from scratchbook.rnn import GRU, LSTM, LSTM_VARIANTS, adding_problem, checks, gru_step, lstm_step, train_adding
 
 D, H = 3, 4
 
@@ -20,8 +19,9 @@ D, H = 3, 4
 def _pair(kind, num_layers, bidirectional, batch_first, **kw):
     torch.manual_seed(0)
     theirs = getattr(torch.nn, kind)(D, H, num_layers, bidirectional=bidirectional, batch_first=batch_first).double()
-    ours = {"LSTM": LSTM, "GRU": GRU}[kind](D, H, num_layers, bidirectional=bidirectional,
-                                             batch_first=batch_first, **kw).double()
+    ours = {"LSTM": LSTM, "GRU": GRU}[kind](
+        D, H, num_layers, bidirectional=bidirectional, batch_first=batch_first, **kw
+    ).double()
     return ours, theirs
 
 
@@ -31,8 +31,9 @@ def _pair(kind, num_layers, bidirectional, batch_first, **kw):
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_matches_torch_after_load_state_dict(kind, num_layers, bidirectional, batch_first):
     ours, theirs = _pair(kind, num_layers, bidirectional, batch_first)
-    assert [(k, v.shape) for k, v in ours.state_dict().items()] == \
-        [(k, v.shape) for k, v in theirs.state_dict().items()]
+    assert [(k, v.shape) for k, v in ours.state_dict().items()] == [
+        (k, v.shape) for k, v in theirs.state_dict().items()
+    ]
     ours.load_state_dict(theirs.state_dict())
     gen = torch.Generator().manual_seed(1)
     T, B, dirs = 6, 2, 2 if bidirectional else 1
@@ -91,7 +92,7 @@ def _numpy_lstm_step(x, h, c, W, U, b, variant, peep=None, R=None, prev=None):
         zi, zf = zi + peep[0] * c, zf + peep[1] * c
     if R is not None:
         extra = prev @ R.T
-        zi, zf, zo = zi + extra[:, :H], zf + extra[:, H:2 * H], zo + extra[:, 2 * H:]
+        zi, zf, zo = zi + extra[:, :H], zf + extra[:, H : 2 * H], zo + extra[:, 2 * H :]
     i = np.ones_like(zi) if variant == "no_input_gate" else _sigmoid(zi)
     f = {"no_forget_gate": np.ones_like(zf), "coupled": 1 - i}.get(variant, _sigmoid(zf))
     g = zg if variant == "no_input_activation" else np.tanh(zg)
@@ -114,13 +115,22 @@ def test_each_variant_matches_its_formula_for_two_steps(variant):
     out, (h_n, c_n) = model(torch.from_numpy(x), (torch.from_numpy(h0), torch.from_numpy(c0)))
     h, c, prev = h0[0], c0[0], np.zeros((5, 3 * H))
     for t in range(2):
-        h_new, c_new = _numpy_lstm_step(x[t], h, c, p["weight_ih_l0"], p["weight_hh_l0"],
-                                        p["bias_ih_l0"] + p["bias_hh_l0"], variant,
-                                        p.get("weight_peep_l0"), p.get("weight_gate_l0"), prev)
+        h_new, c_new = _numpy_lstm_step(
+            x[t],
+            h,
+            c,
+            p["weight_ih_l0"],
+            p["weight_hh_l0"],
+            p["bias_ih_l0"] + p["bias_hh_l0"],
+            variant,
+            p.get("weight_peep_l0"),
+            p.get("weight_gate_l0"),
+            prev,
+        )
         # the gates of this step, for the full gate recurrence of the next one
         z = x[t] @ p["weight_ih_l0"].T + h @ p["weight_hh_l0"].T + p["bias_ih_l0"] + p["bias_hh_l0"]
         if "weight_gate_l0" in p:
-            z_ifo = np.concatenate([z[:, :2 * H], z[:, 3 * H:]], axis=1) + prev @ p["weight_gate_l0"].T
+            z_ifo = np.concatenate([z[:, : 2 * H], z[:, 3 * H :]], axis=1) + prev @ p["weight_gate_l0"].T
             prev = _sigmoid(z_ifo)
         h, c = h_new, c_new
         np.testing.assert_allclose(out[t].detach().numpy(), h, rtol=0, atol=1e-12)
@@ -132,14 +142,15 @@ def test_extra_parameters_of_peephole_and_gate_recurrence():
     assert names["weight_peep_l1_reverse"].shape == (3, H)
     gates = dict(LSTM(D, H, variant="full_gate_recurrence").named_parameters())
     assert gates["weight_gate_l0"].shape == (3 * H, 3 * H)
-    assert set(dict(LSTM(D, H, variant="coupled").named_parameters())) == \
-        set(dict(torch.nn.LSTM(D, H).named_parameters()))
+    assert set(dict(LSTM(D, H, variant="coupled").named_parameters())) == set(
+        dict(torch.nn.LSTM(D, H).named_parameters())
+    )
 
 
 def test_no_forget_gate_is_vanilla_with_a_saturated_forget_gate():
     ours, theirs = _pair("LSTM", 1, False, False)
     state = theirs.state_dict()
-    state["bias_ih_l0"][H:2 * H] = 1e3              # σ(1000) = 1 exactly in float64
+    state["bias_ih_l0"][H : 2 * H] = 1e3  # σ(1000) = 1 exactly in float64
     theirs.load_state_dict(state)
     nfg = LSTM(D, H, variant="no_forget_gate").double()
     nfg.load_state_dict(state)
@@ -152,7 +163,7 @@ def test_coupled_with_equal_gates_and_original_gru_step():
     ours, theirs = _pair("LSTM", 1, False, False)
     state = theirs.state_dict()
     for key in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
-        state[key][H:2 * H] = -state[key][:H]
+        state[key][H : 2 * H] = -state[key][:H]
     theirs.load_state_dict(state)
     coupled = LSTM(D, H, variant="coupled").double()
     coupled.load_state_dict(state)
@@ -164,8 +175,8 @@ def test_coupled_with_equal_gates_and_original_gru_step():
     b, c = rng.normal(size=3 * H), rng.normal(size=3 * H)
     xt, h = rng.normal(size=(2, D)), rng.normal(size=(2, H))
     r = _sigmoid(xt @ W[:H].T + b[:H] + h @ U[:H].T + c[:H])
-    z = _sigmoid(xt @ W[H:2 * H].T + b[H:2 * H] + h @ U[H:2 * H].T + c[H:2 * H])
-    n = np.tanh(xt @ W[2 * H:].T + b[2 * H:] + (r * h) @ U[2 * H:].T + c[2 * H:])
+    z = _sigmoid(xt @ W[H : 2 * H].T + b[H : 2 * H] + h @ U[H : 2 * H].T + c[H : 2 * H])
+    n = np.tanh(xt @ W[2 * H :].T + b[2 * H :] + (r * h) @ U[2 * H :].T + c[2 * H :])
     got = gru_step(*map(torch.from_numpy, (xt, h, W, U, b, c)), reset_after=False)
     np.testing.assert_allclose(got.numpy(), (1 - z) * n + z * h, rtol=0, atol=1e-12)
 
@@ -177,8 +188,9 @@ def test_steps_match_torch_cells():
     h1, c1 = lstm_step(x, h, c, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
     h2, c2 = cell(x, (h, c))
     assert torch.allclose(h1, h2, atol=1e-12) and torch.allclose(c1, c2, atol=1e-12)
-    assert torch.allclose(gru_step(x, h, gcell.weight_ih, gcell.weight_hh, gcell.bias_ih, gcell.bias_hh),
-                          gcell(x, h), atol=1e-12)
+    assert torch.allclose(
+        gru_step(x, h, gcell.weight_ih, gcell.weight_hh, gcell.bias_ih, gcell.bias_hh), gcell(x, h), atol=1e-12
+    )
 
 
 def test_adding_problem_and_training_reduce_the_error():
@@ -188,7 +200,7 @@ def test_adding_problem_and_training_reduce_the_error():
     np.testing.assert_allclose((x[:, :, 0] * x[:, :, 1]).sum(axis=0), y[:, 0])
     torch.manual_seed(0)
     result = train_adding(GRU(2, 8), length=5, steps=150, lr=2e-2)
-    assert result["test_mse"] < 0.5 / 6            # well below predicting the mean (1/6)
+    assert result["test_mse"] < 0.5 / 6  # well below predicting the mean (1/6)
 
 
 def test_checkers_accept_the_right_answer_and_reject_a_wrong_one(capsys):
@@ -211,8 +223,14 @@ def test_bad_input_names_the_argument():
     with pytest.raises(ValueError, match="variant must be one of"):
         LSTM(D, H, variant="tiny")
     with pytest.raises(ValueError, match="variant must be one of"):
-        lstm_step(*[torch.zeros(1, 4 * H)] * 3, torch.zeros(4 * H, 4 * H), torch.zeros(4 * H, 4 * H),
-                  torch.zeros(4 * H), torch.zeros(4 * H), variant="nope")
+        lstm_step(
+            *[torch.zeros(1, 4 * H)] * 3,
+            torch.zeros(4 * H, 4 * H),
+            torch.zeros(4 * H, 4 * H),
+            torch.zeros(4 * H),
+            torch.zeros(4 * H),
+            variant="nope",
+        )
     with pytest.raises(ValueError, match="hidden_size must be >= 1"):
         GRU(D, 0)
     with pytest.raises(TypeError, match="num_layers must be an int"):
@@ -249,7 +267,7 @@ def test_shipped_adding_curves_are_complete_and_small():
             for length in (50, 100):
                 steps, curve = data[f"{model}|{length}|steps"], data[f"{model}|{length}"]
                 assert steps[0] == 0 and steps[-1] == spec["steps"] and curve.shape == steps.shape
-                assert np.all(np.isfinite(curve)) and curve[0] > 1 / 6     # an untrained readout is worse
+                assert np.all(np.isfinite(curve)) and curve[0] > 1 / 6  # an untrained readout is worse
     assert set(settings["models"]) == {"tanh RNN", "IRNN", "LSTM", "GRU"}
     assert {"seed", "hidden_size", "batch_size", "command", "seconds"} <= set(settings)
 
@@ -260,8 +278,10 @@ def test_hand_written_lstm_backward_passes_gradcheck_and_equals_autograd(reverse
 
     gen = torch.Generator().manual_seed(3)
     T, B, H_ = 5, 2, 3
-    args = [torch.randn(shape, dtype=torch.float64, generator=gen, requires_grad=True)
-            for shape in ((T, B, 4 * H_), (B, H_), (B, H_), (4 * H_, H_))]
+    args = [
+        torch.randn(shape, dtype=torch.float64, generator=gen, requires_grad=True)
+        for shape in ((T, B, 4 * H_), (B, H_), (B, H_), (4 * H_, H_))
+    ]
     # finite differences on every input: pre-activations, h_0, c_0 and W_hh
     assert torch.autograd.gradcheck(lambda *a: LSTMLayerFunction.apply(*a, reverse), args)
     fused = LSTM(4, H_, bidirectional=True).double()

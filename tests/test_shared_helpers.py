@@ -128,8 +128,16 @@ def test_torch_threads_sets_and_restores():
     assert torch.get_num_threads() == before
 
 
-NUMPY_ONLY = ["scratchbook", "scratchbook.book", "scratchbook.datasets", "scratchbook.plotting", "scratchbook.latent",
-              "scratchbook.latent.checks", "scratchbook.metric", "scratchbook.metric.checks"]
+NUMPY_ONLY = [
+    "scratchbook",
+    "scratchbook.book",
+    "scratchbook.datasets",
+    "scratchbook.plotting",
+    "scratchbook.latent",
+    "scratchbook.latent.checks",
+    "scratchbook.metric",
+    "scratchbook.metric.checks",
+]
 
 
 def test_numpy_only_modules_do_not_import_torch():
@@ -138,13 +146,15 @@ def test_numpy_only_modules_do_not_import_torch():
     import subprocess
     import sys
 
-    code = ("import importlib, sys\n"
-            f"for m in {NUMPY_ONLY!r} + ['scratchbook.metric.dca', 'scratchbook.metric.nca']:\n"
-            "    importlib.import_module(m)\n"
-            "    if 'torch' in sys.modules:\n"
-            "        print(m); break\n"
-            "else:\n"
-            "    print('none')")
+    code = (
+        "import importlib, sys\n"
+        f"for m in {NUMPY_ONLY!r} + ['scratchbook.metric.dca', 'scratchbook.metric.nca']:\n"
+        "    importlib.import_module(m)\n"
+        "    if 'torch' in sys.modules:\n"
+        "        print(m); break\n"
+        "else:\n"
+        "    print('none')"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "none", f"importing {out.strip()} imported torch"
 

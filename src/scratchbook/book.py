@@ -5,8 +5,9 @@ from __future__ import annotations
 import inspect
 import re
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -49,9 +50,7 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
     return value
 
 
-def report_check(
-    what: str, got: Any, expected: Any, *, rtol: float = 1e-6, atol: float = 1e-8, hint: str = ""
-) -> bool:
+def report_check(what: str, got: Any, expected: Any, *, rtol: float = 1e-6, atol: float = 1e-8, hint: str = "") -> bool:
     """Compare a reader's answer with the package's, print a verdict, and return whether it matched."""
     try:
         got_arr = np.asarray(got, dtype=float)
@@ -105,7 +104,7 @@ def chapter_outline(path: str | Path) -> dict[str, Any]:
         match = re.search(r"^#+ *Learning objectives.*$", text, re.M | re.I)
         if not match:
             continue
-        for line in text[match.end():].splitlines():
+        for line in text[match.end() :].splitlines():
             if re.match(r"^\s*[-*] ", line):
                 objectives.append(re.sub(r"^\s*[-*] +", "", line).strip())
             elif objectives and line.startswith(" ") and line.strip():

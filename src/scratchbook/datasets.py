@@ -61,4 +61,6 @@ def load_standardized(name: str) -> Bunch:
     X = np.asarray(raw.data, dtype=float)
     keep = X.std(axis=0) > 0
     X = StandardScaler().fit_transform(X[:, keep])
-    return Bunch(data=X, target=raw.target, feature_names=np.asarray(raw.get("feature_names", np.arange(keep.size)))[keep])
+    return Bunch(
+        data=X, target=raw.target, feature_names=np.asarray(raw.get("feature_names", np.arange(keep.size)))[keep]
+    )

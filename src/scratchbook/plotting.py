@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -48,14 +49,19 @@ def small_multiples(
     ncols = min(len(values), 4) if ncols is None else ncols
     nrows = int(np.ceil(len(values) / ncols))
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows),
-        sharex=sharex, sharey=sharey, squeeze=False, subplot_kw=subplot_kw,
+        nrows,
+        ncols,
+        figsize=(panel_size[0] * ncols, panel_size[1] * nrows),
+        sharex=sharex,
+        sharey=sharey,
+        squeeze=False,
+        subplot_kw=subplot_kw,
     )
     for ax, value in zip(axes.flat, values):
         draw(ax, value)
         if title is not None:
             ax.set_title(title(value) if callable(title) else title.format(value))
-    for ax in list(axes.flat)[len(values):]:
+    for ax in list(axes.flat)[len(values) :]:
         ax.set_visible(False)
     if suptitle:
         fig.suptitle(suptitle)

@@ -25,6 +25,7 @@ def toc_pages() -> list[tuple[str, bool]]:
     """(html path, is a notebook chapter) for every page named in _toc.yml."""
     pages = [file for file, _ in toc_entries(ROOT / "_toc.yml")]
     topics = ("rnn", "metric", "latent", "compact")
+
     def is_chapter(p: str) -> bool:
         parts = p.split("/")
         return (ROOT / f"{p}.ipynb").is_file() and len(parts) == 3 and parts[1] in topics
@@ -40,8 +41,14 @@ def _open(browser, url):
     page = browser.new_page()
     page.set_default_timeout(HANG_MS)
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type == "error" and not any(b.search(m.text) for b in BENIGN_CONSOLE) else None)
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error" and not any(b.search(m.text) for b in BENIGN_CONSOLE)
+            else None
+        ),
+    )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
     page.goto(url, wait_until="load")
@@ -50,24 +57,25 @@ def _open(browser, url):
 
 @pytest.mark.parametrize("path", [p for p, _ in PAGES])
 def test_page_loads_without_errors(browser, site_url, path):
+    """Every page: a title, math without MathJax errors, no console error or failed request; a chapter
+    page also shows its figures, a closed solution that opens, and launch links (one load per page)."""
     page, problems = _open(browser, f"{site_url}/{path}")
     assert page.locator("main h1").count() >= 1, f"{path} has no title"
     if page.locator(".math").count():
         page.wait_for_selector("mjx-container", state="attached", timeout=HANG_MS)
         assert page.locator("mjx-merror").count() == 0, f"{path}: MathJax reported an error"
+    if path in CHAPTERS:
+        _check_chapter(page, path)
     page.wait_for_timeout(200)
     page.close()
     assert not problems, f"{path}: " + "; ".join(problems)
 
 
-@pytest.mark.parametrize("path", CHAPTERS)
-def test_chapter_shows_figures_math_solutions_and_launch_links(browser, site_url, path):
-    page, _ = _open(browser, f"{site_url}/{path}")
+def _check_chapter(page, path: str) -> None:
     images = page.locator("main .cell_output img")
     assert images.count() >= 1, f"{path}: no figure in the cell outputs"
     widths = images.evaluate_all("imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
     assert min(widths) > 0, f"{path}: a figure did not load"
-    page.wait_for_selector("mjx-container", state="attached", timeout=HANG_MS)
     solution = page.locator("main .solution.dropdown").first
     assert solution.count() == 1, f"{path}: no dropdown solution"
     body = solution.locator("section").first
@@ -77,9 +85,9 @@ def test_chapter_shows_figures_math_solutions_and_launch_links(browser, site_url
     notebook = path.replace(".html", ".ipynb")
     hrefs = page.locator("a[href]").evaluate_all("as => as.map(a => a.href)")
     for service in ("https://mybinder.org/", "https://colab.research.google.com/"):
-        assert any(h.startswith(service) and h.endswith("/" + notebook) and "/./" not in h for h in hrefs), \
+        assert any(h.startswith(service) and h.endswith("/" + notebook) and "/./" not in h for h in hrefs), (
             f"{path}: no launch link to {service} for {notebook}"
-    page.close()
+        )
 
 
 def test_search_finds_a_term(browser, site_url):

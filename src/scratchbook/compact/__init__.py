@@ -1,12 +1,25 @@
 """Part IV: compact models — distillation, label regularization, weight averaging and low-rank adapters."""
 
 from scratchbook.compact.backward_kd import BackwardKDLoss, auxiliary_samples, divergence
-from scratchbook.compact.continuation import (annealing_factor, continuation_kd_loss, distill_1d, make_ckd_loss,
-                                          noisy_teacher, psi_schedule, temperature_schedule)
-from scratchbook.compact.distillation import (distill, kd_loss, label_smoothing_loss, label_smoothing_targets,
-                                             pretrain_masked_pixels, soft_targets, virtual_teacher)
-from scratchbook.compact.glitter import (AugmentedKD, augment_pool, digits_glitter_task, distil_with_pool,
-                                         glitter_select)
+from scratchbook.compact.continuation import (
+    annealing_factor,
+    continuation_kd_loss,
+    distill_1d,
+    make_ckd_loss,
+    noisy_teacher,
+    psi_schedule,
+    temperature_schedule,
+)
+from scratchbook.compact.distillation import (
+    distill,
+    kd_loss,
+    label_smoothing_loss,
+    label_smoothing_targets,
+    pretrain_masked_pixels,
+    soft_targets,
+    virtual_teacher,
+)
+from scratchbook.compact.glitter import AugmentedKD, augment_pool, digits_glitter_task, distil_with_pool, glitter_select
 from scratchbook.compact.lora import DyLoRALinear, LoRALinear, add_lora, set_train_rank
 from scratchbook.compact.swa import fine_tune, loss_along, random_direction, running_average, swa_callback
 from scratchbook.compact.tasks import digits_class_transfer, digits_few_labels, digits_transfer, rotate_digits

@@ -14,8 +14,7 @@ from torch import nn
 from scratchbook._validation import check_int, check_option, check_real
 from scratchbook.compact.training import fit, make_mlp
 
-__all__ = ["DIVERGENCES", "divergence", "auxiliary_samples", "BackwardKDLoss", "wiggly_teacher",
-           "distill_few_points"]
+__all__ = ["DIVERGENCES", "divergence", "auxiliary_samples", "BackwardKDLoss", "wiggly_teacher", "distill_few_points"]
 
 DIVERGENCES = ("squared_error", "kl")
 
@@ -24,13 +23,23 @@ def wiggly_teacher(steps: int = 300, random_state: int = 0) -> nn.Sequential:
     """The teacher of chapter 4.2: a 1→64→64→1 perceptron fitted by :func:`fit` to sin 3x + ½ sin 9x."""
     X = np.linspace(-1, 1, 256, dtype=np.float32)[:, None]  # on [−1, 1]
     teacher = make_mlp([1, 64, 64, 1], random_state=random_state)
-    fit(teacher, lambda m, xb, yb, step: (m(xb) - yb).pow(2).mean(), X, np.sin(3 * X) + 0.5 * np.sin(9 * X),
-        steps=steps, batch_size=64, lr=1e-2, random_state=random_state, progress=False)
+    fit(
+        teacher,
+        lambda m, xb, yb, step: (m(xb) - yb).pow(2).mean(),
+        X,
+        np.sin(3 * X) + 0.5 * np.sin(9 * X),
+        steps=steps,
+        batch_size=64,
+        lr=1e-2,
+        random_state=random_state,
+        progress=False,
+    )
     return teacher.requires_grad_(False)
 
 
-def divergence(student_out: torch.Tensor, teacher_out: torch.Tensor, kind: str = "squared_error",
-               temperature: float = 1.0) -> torch.Tensor:
+def divergence(
+    student_out: torch.Tensor, teacher_out: torch.Tensor, kind: str = "squared_error", temperature: float = 1.0
+) -> torch.Tensor:
     """The per-sample divergence D(t, s) of Eq. (bkd-divergence): squared error, or KL of softmaxes.
 
     ``"squared_error"`` is ‖t − s‖² summed over the outputs (regression); ``"kl"`` is
@@ -42,8 +51,10 @@ def divergence(student_out: torch.Tensor, teacher_out: torch.Tensor, kind: str =
     kind = check_option("kind", kind, DIVERGENCES)
     temperature = check_real("temperature", temperature, low=0.0, strict_low=True)
     if student_out.shape != teacher_out.shape or student_out.ndim != 2:
-        raise ValueError(f"student_out and teacher_out must be equal (n, k) arrays, got "
-                         f"{tuple(student_out.shape)} and {tuple(teacher_out.shape)}")
+        raise ValueError(
+            f"student_out and teacher_out must be equal (n, k) arrays, got "
+            f"{tuple(student_out.shape)} and {tuple(teacher_out.shape)}"
+        )
     if kind == "squared_error":
         return (teacher_out - student_out).pow(2).sum(dim=1)
     log_p = torch.log_softmax(teacher_out / temperature, dim=1)
@@ -58,9 +69,17 @@ def _check_bounds(bounds):
     return bounds
 
 
-def auxiliary_samples(student: nn.Module, teacher: nn.Module, x: torch.Tensor, step_size: float,
-                      n_steps: int = 1, kind: str = "squared_error", normalize: bool = False,
-                      bounds: tuple[float, float] | None = None, temperature: float = 1.0) -> torch.Tensor:
+def auxiliary_samples(
+    student: nn.Module,
+    teacher: nn.Module,
+    x: torch.Tensor,
+    step_size: float,
+    n_steps: int = 1,
+    kind: str = "squared_error",
+    normalize: bool = False,
+    bounds: tuple[float, float] | None = None,
+    temperature: float = 1.0,
+) -> torch.Tensor:
     """Move ``x`` ``n_steps`` times uphill on D(t(x), s(x)): Eq. (bkd-ascent) of chapter 4.2.
 
     Each step is x ← x + η g, with g = ∇ₓ D(t(x), s(x)) per row (the unit vector g/‖g‖ when
@@ -107,10 +126,21 @@ class BackwardKDLoss:
     unless clipped or turned back), the control's anywhere from 0 to that maximum.
     """
 
-    def __init__(self, teacher: nn.Module, X, step_size: float, n_steps: int = 1, every: int = 10,
-                 kind: str = "squared_error", normalize: bool = False,
-                 bounds: tuple[float, float] | None = None, aux_weight: float = 1.0,
-                 temperature: float = 1.0, direction: str = "ascent", random_state: int = 0):
+    def __init__(
+        self,
+        teacher: nn.Module,
+        X,
+        step_size: float,
+        n_steps: int = 1,
+        every: int = 10,
+        kind: str = "squared_error",
+        normalize: bool = False,
+        bounds: tuple[float, float] | None = None,
+        aux_weight: float = 1.0,
+        temperature: float = 1.0,
+        direction: str = "ascent",
+        random_state: int = 0,
+    ):
         if not isinstance(teacher, nn.Module):
             raise TypeError(f"teacher must be a torch.nn.Module, got {type(teacher).__name__}")
         self.teacher = teacher.eval()
@@ -137,8 +167,17 @@ class BackwardKDLoss:
             self.teacher.to(xb.device)
             X = self.X.to(xb.device, xb.dtype)
             if self.direction == "ascent":
-                self.aux_x_ = auxiliary_samples(student, self.teacher, X, self.step_size, self.n_steps, self.kind,
-                                                self.normalize, self.bounds, self.temperature)
+                self.aux_x_ = auxiliary_samples(
+                    student,
+                    self.teacher,
+                    X,
+                    self.step_size,
+                    self.n_steps,
+                    self.kind,
+                    self.normalize,
+                    self.bounds,
+                    self.temperature,
+                )
             else:
                 self.aux_x_ = self._random_samples(X)
             with torch.no_grad():
@@ -155,15 +194,22 @@ class BackwardKDLoss:
         """
         u = torch.as_tensor(self.rng.normal(size=X.shape), dtype=X.dtype, device=X.device)
         u = u / u.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (X.ndim - 1))
-        r = torch.as_tensor(self.rng.uniform(0, self.n_steps * self.step_size, size=len(X)), dtype=X.dtype,
-                            device=X.device)
+        r = torch.as_tensor(
+            self.rng.uniform(0, self.n_steps * self.step_size, size=len(X)), dtype=X.dtype, device=X.device
+        )
         X = X + r.view(-1, *[1] * (X.ndim - 1)) * u
         return X if self.bounds is None else X.clamp(self.bounds[0], self.bounds[1])
 
 
-def distill_few_points(teacher: nn.Module, n_train: int, method: str = "bkd", step_size: float = 0.04,
-                       n_steps: int = 3, steps: int = 300,
-                       random_state: int = 0) -> tuple[nn.Sequential, BackwardKDLoss]:
+def distill_few_points(
+    teacher: nn.Module,
+    n_train: int,
+    method: str = "bkd",
+    step_size: float = 0.04,
+    n_steps: int = 3,
+    steps: int = 300,
+    random_state: int = 0,
+) -> tuple[nn.Sequential, BackwardKDLoss]:
     """The experiment of chapter 4.2: a 1→32→32→1 student distilled from ``teacher`` at ``n_train`` points.
 
     The points are evenly spaced on [−1, 1]; ``method`` is ``"kd"`` (plain distillation), ``"bkd"``
@@ -177,10 +223,18 @@ def distill_few_points(teacher: nn.Module, n_train: int, method: str = "bkd", st
     X = np.linspace(-1, 1, n_train, dtype=np.float32)[:, None]
     with torch.no_grad():
         Y = teacher(torch.as_tensor(X, device=next(teacher.parameters()).device)).cpu().numpy()
-    loss_fn = BackwardKDLoss(teacher, X, step_size, n_steps, every=10, normalize=True, bounds=(-1.0, 1.0),
-                             aux_weight=0.0 if method == "kd" else 1.0,
-                             direction="random" if method == "random" else "ascent", random_state=random_state)
+    loss_fn = BackwardKDLoss(
+        teacher,
+        X,
+        step_size,
+        n_steps,
+        every=10,
+        normalize=True,
+        bounds=(-1.0, 1.0),
+        aux_weight=0.0 if method == "kd" else 1.0,
+        direction="random" if method == "random" else "ascent",
+        random_state=random_state,
+    )
     student = make_mlp([1, 32, 32, 1], random_state=random_state)
-    fit(student, loss_fn, X, Y, steps=steps, batch_size=n_train, lr=1e-2, random_state=random_state,
-        progress=False)
+    fit(student, loss_fn, X, Y, steps=steps, batch_size=n_train, lr=1e-2, random_state=random_state, progress=False)
     return student, loss_fn

@@ -6,8 +6,14 @@ import numpy as np
 
 from scratchbook.book import call_or_none, report_check
 
-__all__ = ["check_auxiliary_step", "check_continuation_kd_loss", "check_dylora_forward", "check_kd_loss",
-           "check_running_average", "check_glitter_pick"]
+__all__ = [
+    "check_auxiliary_step",
+    "check_continuation_kd_loss",
+    "check_dylora_forward",
+    "check_kd_loss",
+    "check_running_average",
+    "check_glitter_pick",
+]
 
 
 def check_kd_loss(fn) -> bool:
@@ -24,8 +30,12 @@ def check_kd_loss(fn) -> bool:
         if answer is None:
             return False
         expected = kd_loss(torch.as_tensor(zs), torch.as_tensor(zt), torch.as_tensor(y), T, alpha).item()
-        ok &= report_check(f"loss at T = {T}, α = {alpha}", answer, expected,
-                           hint="(1 − α)·CE at T = 1 + α·T²·KL(q_t ‖ q_s) at temperature T, both averaged over rows.")
+        ok &= report_check(
+            f"loss at T = {T}, α = {alpha}",
+            answer,
+            expected,
+            hint="(1 − α)·CE at T = 1 + α·T²·KL(q_t ‖ q_s) at temperature T, both averaged over rows.",
+        )
     return bool(ok)
 
 
@@ -53,8 +63,12 @@ def check_dylora_forward(fn) -> bool:
             return False
         with torch.no_grad():
             expected = layer.set_rank(b)(torch.as_tensor(x)).numpy()
-        ok &= report_check(f"output at rank b = {b}", answer, expected,
-                           hint="y = x Wᵀ + c + (α/b) · x A[:b]ᵀ B[:, :b]ᵀ; rows of A and columns of B.")
+        ok &= report_check(
+            f"output at rank b = {b}",
+            answer,
+            expected,
+            hint="y = x Wᵀ + c + (α/b) · x A[:b]ᵀ B[:, :b]ᵀ; rows of A and columns of B.",
+        )
     return bool(ok)
 
 
@@ -77,8 +91,12 @@ def check_auxiliary_step(fn) -> bool:
         if answer is None:
             return False
         expected = auxiliary_samples(student, teacher, torch.as_tensor(x), eta).numpy()
-        ok &= report_check(f"auxiliary samples at η = {eta}", answer, expected,
-                           hint="x' = x + η · 2 ((w_t − w_s)ᵀx) (w_t − w_s), one row per sample.")
+        ok &= report_check(
+            f"auxiliary samples at η = {eta}",
+            answer,
+            expected,
+            hint="x' = x + η · 2 ((w_t − w_s)ᵀx) (w_t − w_s), one row per sample.",
+        )
     return bool(ok)
 
 
@@ -96,8 +114,12 @@ def check_continuation_kd_loss(fn) -> bool:
         if answer is None:
             return False
         expected = continuation_kd_loss(torch.as_tensor(s), torch.as_tensor(t), phi, margin).item()
-        ok &= report_check(f"loss at φ = {phi}, margin = {margin}", answer, expected,
-                           hint="mean over rows of max(0, ‖s − φ t‖² − margin · φ); the norm is squared, per row.")
+        ok &= report_check(
+            f"loss at φ = {phi}, margin = {margin}",
+            answer,
+            expected,
+            hint="mean over rows of max(0, ‖s − φ t‖² − margin · φ); the norm is squared, per row.",
+        )
     return bool(ok)
 
 
@@ -119,8 +141,12 @@ def check_running_average(fn) -> bool:
         if average is None:
             return False
         expected = nn.utils.parameters_to_vector(averaged.module.parameters()).detach().numpy()
-        if not report_check(f"average of {n + 1} weight vector{'s' if n else ''}", average, expected,
-                            hint="w̄ + (w − w̄) / (n + 1), where n counts the vectors already in w̄."):
+        if not report_check(
+            f"average of {n + 1} weight vector{'s' if n else ''}",
+            average,
+            expected,
+            hint="w̄ + (w − w̄) / (n + 1), where n counts the vectors already in w̄.",
+        ):
             return False
     return True
 
@@ -141,7 +167,11 @@ def check_glitter_pick(fn) -> bool:
             return False
         scores = divergence(torch.as_tensor(s).flatten(0, 1), torch.as_tensor(t).flatten(0, 1), "kl", T)
         expected = glitter_select(scores.view(n, k2), k).numpy()
-        ok &= report_check(f"the {k} chosen candidate{'s' if k > 1 else ''} of each row (T = {T})", answer,
-                           expected, hint="KL(teacher ‖ student) of the softmaxes at temperature T over the "
-                                          "last axis, then the k largest per row, largest first.")
+        ok &= report_check(
+            f"the {k} chosen candidate{'s' if k > 1 else ''} of each row (T = {T})",
+            answer,
+            expected,
+            hint="KL(teacher ‖ student) of the softmaxes at temperature T over the "
+            "last axis, then the k largest per row, largest first.",
+        )
     return bool(ok)

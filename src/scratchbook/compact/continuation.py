@@ -8,7 +8,7 @@ one (Eqs. ckd-phi, ckd-loss of chapter 4.3). With ``margin = 0`` this is Anneali
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -17,8 +17,15 @@ from torch import nn
 from scratchbook._validation import check_int, check_real
 from scratchbook.compact.training import LossFn, fit, make_mlp
 
-__all__ = ["annealing_factor", "temperature_schedule", "psi_schedule", "continuation_kd_loss", "make_ckd_loss",
-           "noisy_teacher", "distill_1d"]
+__all__ = [
+    "annealing_factor",
+    "temperature_schedule",
+    "psi_schedule",
+    "continuation_kd_loss",
+    "make_ckd_loss",
+    "noisy_teacher",
+    "distill_1d",
+]
 
 
 def annealing_factor(T: float, T_max: float) -> float:
@@ -38,8 +45,9 @@ def temperature_schedule(step: int, total_steps: int, T_max: int) -> int:
     total_steps = check_int("total_steps", total_steps, low=1)
     T_max = check_int("T_max", T_max, low=1)
     if total_steps < T_max:
-        raise ValueError(f"total_steps must be >= T_max = {T_max} (one step per temperature at least), "
-                         f"got {total_steps}")
+        raise ValueError(
+            f"total_steps must be >= T_max = {T_max} (one step per temperature at least), got {total_steps}"
+        )
     return max(1, T_max - step * T_max // total_steps)
 
 
@@ -61,8 +69,9 @@ def psi_schedule(step: int, total_steps: int, start: float = 1.0, end: float = 1
     return (t - start) / (end - start)
 
 
-def continuation_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, phi: float,
-                         margin: float) -> torch.Tensor:
+def continuation_kd_loss(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, phi: float, margin: float
+) -> torch.Tensor:
     """Mean over samples of max(0, ‖s − φ·t‖² − margin·φ) (Eq. ckd-loss).
 
     ``student_logits`` and ``teacher_logits`` have shape (n, …); the squared norm runs over every
@@ -71,17 +80,26 @@ def continuation_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Ten
     if not isinstance(student_logits, torch.Tensor) or not isinstance(teacher_logits, torch.Tensor):
         raise TypeError("student_logits and teacher_logits must be torch tensors")
     if student_logits.shape != teacher_logits.shape or student_logits.dim() < 1:
-        raise ValueError(f"student_logits and teacher_logits must have the same shape (n, ...), got "
-                         f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}")
+        raise ValueError(
+            f"student_logits and teacher_logits must have the same shape (n, ...), got "
+            f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}"
+        )
     phi = check_real("phi", phi, low=0.0, high=1.0, strict_low=True)
     margin = check_real("margin", margin, low=0.0)
     diff = (student_logits - phi * teacher_logits.detach()).reshape(len(student_logits), -1)
     return torch.clamp(diff.pow(2).sum(dim=1) - margin * phi, min=0.0).mean()
 
 
-def make_ckd_loss(teacher: Callable[[torch.Tensor], torch.Tensor], anneal_steps: int, T_max: int, margin: float,
-                  task_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-                  total_steps: int | None = None, psi_start: float = 1.0, psi_end: float = 1.0) -> LossFn:
+def make_ckd_loss(
+    teacher: Callable[[torch.Tensor], torch.Tensor],
+    anneal_steps: int,
+    T_max: int,
+    margin: float,
+    task_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    total_steps: int | None = None,
+    psi_start: float = 1.0,
+    psi_end: float = 1.0,
+) -> LossFn:
     """A ``loss_fn`` for :func:`~scratchbook.compact.training.fit`: Eq. ckd-objective at each step.
 
     ``teacher(xb)`` gives the teacher's outputs (computed without gradient). The temperature falls
@@ -99,8 +117,9 @@ def make_ckd_loss(teacher: Callable[[torch.Tensor], torch.Tensor], anneal_steps:
     total_steps = anneal_steps if total_steps is None else check_int("total_steps", total_steps, low=1)
     psi_schedule(0, total_steps, psi_start, psi_end)  # validates psi_start and psi_end
     if anneal_steps < T_max:
-        raise ValueError(f"anneal_steps must be >= T_max = {T_max} (one step per temperature at least), "
-                         f"got {anneal_steps}")
+        raise ValueError(
+            f"anneal_steps must be >= T_max = {T_max} (one step per temperature at least), got {anneal_steps}"
+        )
 
     def loss_fn(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, step: int) -> torch.Tensor:
         out = model(xb)
@@ -127,10 +146,20 @@ def noisy_teacher(x, amplitude: float = 0.15, frequency: float = 12.0):
     return sin(3.0 * x) + amplitude * sin(frequency * x)
 
 
-def distill_1d(T_max: int, margin: float, steps: int = 2000, anneal_fraction: float = 0.5, random_state: int = 0,
-               amplitude: float = 0.15, frequency: float = 12.0, n_train: int = 128, hidden: int = 32,
-               lr: float = 1e-2, train_steps: int | None = None,
-               callback: Callable[[int, nn.Module], None] | None = None) -> nn.Module:
+def distill_1d(
+    T_max: int,
+    margin: float,
+    steps: int = 2000,
+    anneal_fraction: float = 0.5,
+    random_state: int = 0,
+    amplitude: float = 0.15,
+    frequency: float = 12.0,
+    n_train: int = 128,
+    hidden: int = 32,
+    lr: float = 1e-2,
+    train_steps: int | None = None,
+    callback: Callable[[int, nn.Module], None] | None = None,
+) -> nn.Module:
     """Distil :func:`noisy_teacher` on ``n_train`` points of [−1, 1] into a 1 → hidden → hidden → 1 MLP.
 
     Full-batch Adam through :func:`~scratchbook.compact.training.fit` with the loss of
@@ -144,8 +173,19 @@ def distill_1d(T_max: int, margin: float, steps: int = 2000, anneal_fraction: fl
     train_steps = steps if train_steps is None else check_int("train_steps", train_steps, low=1, high=steps)
     X = np.linspace(-1.0, 1.0, n_train, dtype=np.float32)[:, None]
     model = make_mlp([1, hidden, hidden, 1], random_state=random_state)
-    loss_fn = make_ckd_loss(lambda x: noisy_teacher(x, amplitude, frequency),
-                            max(1, round(anneal_fraction * steps)), T_max, margin)
-    fit(model, loss_fn, X, X, steps=train_steps, batch_size=n_train, lr=lr, random_state=random_state,
-        progress=False, callback=callback)
+    loss_fn = make_ckd_loss(
+        lambda x: noisy_teacher(x, amplitude, frequency), max(1, round(anneal_fraction * steps)), T_max, margin
+    )
+    fit(
+        model,
+        loss_fn,
+        X,
+        X,
+        steps=train_steps,
+        batch_size=n_train,
+        lr=lr,
+        random_state=random_state,
+        progress=False,
+        callback=callback,
+    )
     return model

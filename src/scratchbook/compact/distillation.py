@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -20,8 +20,16 @@ from scratchbook._validation import check_int, check_real
 from scratchbook.compact.tasks import digits_few_labels
 from scratchbook.compact.training import accuracy, fit, make_mlp, train_classifier
 
-__all__ = ["soft_targets", "kd_loss", "label_smoothing_targets", "label_smoothing_loss", "virtual_teacher",
-           "distill", "pretrain_masked_pixels", "compare_regularizers"]
+__all__ = [
+    "soft_targets",
+    "kd_loss",
+    "label_smoothing_targets",
+    "label_smoothing_loss",
+    "virtual_teacher",
+    "distill",
+    "pretrain_masked_pixels",
+    "compare_regularizers",
+]
 
 Teacher = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -52,8 +60,13 @@ def soft_targets(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor
     return torch.softmax(_check_logits("logits", logits) / temperature, dim=-1)
 
 
-def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets: torch.Tensor,
-            temperature: float = 4.0, alpha: float = 0.9) -> torch.Tensor:
+def kd_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    targets: torch.Tensor,
+    temperature: float = 4.0,
+    alpha: float = 0.9,
+) -> torch.Tensor:
     """Hinton et al.'s distillation loss, Eq. (kd-loss) of chapter 4.1, averaged over the batch.
 
     (1 − α) · CE(targets, softmax(z_s)) + α · T² · KL(softmax(z_t / T) ‖ softmax(z_s / T)). The
@@ -62,19 +75,22 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets:
     _check_logits("student_logits", student_logits)
     _check_logits("teacher_logits", teacher_logits)
     if teacher_logits.shape != student_logits.shape:
-        raise ValueError(f"teacher_logits must have the student's shape {tuple(student_logits.shape)}, "
-                         f"got {tuple(teacher_logits.shape)}")
+        raise ValueError(
+            f"teacher_logits must have the student's shape {tuple(student_logits.shape)}, "
+            f"got {tuple(teacher_logits.shape)}"
+        )
     _check_targets(targets, *student_logits.shape)
     T = check_real("temperature", temperature, low=0.0, strict_low=True)
     alpha = check_real("alpha", alpha, low=0.0, high=1.0)
     log_q_s = F.log_softmax(student_logits / T, dim=1)
     log_q_t = F.log_softmax(teacher_logits.detach() / T, dim=1)
     kl = (log_q_t.exp() * (log_q_t - log_q_s)).sum(dim=1).mean()  # = F.kl_div(..., reduction="batchmean")
-    return (1 - alpha) * F.cross_entropy(student_logits, targets) + alpha * T ** 2 * kl
+    return (1 - alpha) * F.cross_entropy(student_logits, targets) + alpha * T**2 * kl
 
 
-def label_smoothing_targets(targets: torch.Tensor, n_classes: int, epsilon: float = 0.1,
-                            dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def label_smoothing_targets(
+    targets: torch.Tensor, n_classes: int, epsilon: float = 0.1, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """Smoothed one-hot rows (1 − ε) · onehot(y) + ε / K of type ``dtype``, Eq. (kd-smooth) of chapter 4.1."""
     n_classes = check_int("n_classes", n_classes, low=2)
     epsilon = check_real("epsilon", epsilon, low=0.0, high=1.0)
@@ -116,9 +132,21 @@ def virtual_teacher(n_classes: int, a: float = 0.9) -> Teacher:
     return teacher
 
 
-def distill(student: nn.Module, teacher: nn.Module | Teacher, X, y, temperature: float = 4.0, alpha: float = 0.9,
-            steps: int = 300, batch_size: int = 64, lr: float = 1e-2, weight_decay: float = 0.0,
-            random_state: int = 0, progress: bool = True, num_threads: int | None = 1) -> np.ndarray:
+def distill(
+    student: nn.Module,
+    teacher: nn.Module | Teacher,
+    X,
+    y,
+    temperature: float = 4.0,
+    alpha: float = 0.9,
+    steps: int = 300,
+    batch_size: int = 64,
+    lr: float = 1e-2,
+    weight_decay: float = 0.0,
+    random_state: int = 0,
+    progress: bool = True,
+    num_threads: int | None = 1,
+) -> np.ndarray:
     """Train ``student`` with Adam on :func:`kd_loss` against ``teacher`` (via :func:`fit`); return the losses.
 
     ``teacher`` is a trained ``nn.Module`` (its logits on each batch, in eval mode and without
@@ -139,12 +167,24 @@ def distill(student: nn.Module, teacher: nn.Module | Teacher, X, y, temperature:
             teacher_logits = teacher(xb, yb)
         return kd_loss(model(xb), teacher_logits, yb, temperature, alpha)
 
-    return fit(student, loss_fn, X, y, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-               random_state=random_state, progress=progress, num_threads=num_threads)
+    return fit(
+        student,
+        loss_fn,
+        X,
+        y,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        random_state=random_state,
+        progress=progress,
+        num_threads=num_threads,
+    )
 
 
-def pretrain_masked_pixels(model: nn.Module, X, mask_rate: float = 0.25, steps: int = 1000,
-                           random_state: int = 0, progress: bool = True) -> np.ndarray:
+def pretrain_masked_pixels(
+    model: nn.Module, X, mask_rate: float = 0.25, steps: int = 1000, random_state: int = 0, progress: bool = True
+) -> np.ndarray:
     """Pre-train ``model`` (64 → … → 64) without labels: rebuild each image from a copy with pixels zeroed.
 
     Each step zeroes each pixel of the batch with probability ``mask_rate`` and minimizes the squared
@@ -172,9 +212,15 @@ STUDENTS = ("scratch", "pre-trained")
 PRETRAIN_STEPS = 3000
 
 
-def compare_regularizers(seed: int = 0, methods: tuple[str, ...] = METHODS, n_labelled: int = 100,
-                         hidden: int = 32, steps: int = 300, students: tuple[str, ...] = STUDENTS,
-                         pretrain_steps: int = PRETRAIN_STEPS) -> dict[tuple[str, str], float]:
+def compare_regularizers(
+    seed: int = 0,
+    methods: tuple[str, ...] = METHODS,
+    n_labelled: int = 100,
+    hidden: int = 32,
+    steps: int = 300,
+    students: tuple[str, ...] = STUDENTS,
+    pretrain_steps: int = PRETRAIN_STEPS,
+) -> dict[tuple[str, str], float]:
     """Test accuracy of a small student trained on few labelled digits with each label regularizer (chapter 4.1).
 
     One trial of chapter 4.1's experiment on :func:`digits_few_labels`: ``n_labelled`` training digits
@@ -198,8 +244,7 @@ def compare_regularizers(seed: int = 0, methods: tuple[str, ...] = METHODS, n_la
     sizes = [64, hidden, hidden, 10]
     if "pre-trained" in students:
         pretrained = make_mlp([64, hidden, hidden, 64], random_state=seed)
-        pretrain_masked_pixels(pretrained, data.X_unlabelled, steps=pretrain_steps, random_state=seed,
-                               progress=False)
+        pretrain_masked_pixels(pretrained, data.X_unlabelled, steps=pretrain_steps, random_state=seed, progress=False)
     teacher = None
     if "KD" in methods:
         teacher = make_mlp([64, 128, 128, 10], random_state=seed + 1000)

@@ -46,8 +46,15 @@ def glitter_select(divergences: torch.Tensor, k: int) -> torch.Tensor:
     return order[:, :k]
 
 
-def augment_pool(X: np.ndarray, k2: int, random_state: int = 0, max_angle: float = 15.0,
-                 max_shift: float = 1.0, noise: float = 0.05, erase: float = 0.5) -> np.ndarray:
+def augment_pool(
+    X: np.ndarray,
+    k2: int,
+    random_state: int = 0,
+    max_angle: float = 15.0,
+    max_shift: float = 1.0,
+    noise: float = 0.05,
+    erase: float = 0.5,
+) -> np.ndarray:
     """A fixed pool of ``k2`` random augmentations of each flattened 8×8 image in ``X`` → (n, k2, 64).
 
     Each candidate is the image rotated by a uniform angle in ±``max_angle`` degrees, shifted by a
@@ -70,7 +77,7 @@ def augment_pool(X: np.ndarray, k2: int, random_state: int = 0, max_angle: float
             out = ndimage.shift(out, rng.uniform(-max_shift, max_shift, size=2), order=1)
             if rng.random() < erase:
                 r, c = rng.integers(0, 6, size=2)
-                out[r:r + 3, c:c + 3] = 0.0
+                out[r : r + 3, c : c + 3] = 0.0
             pool[i, j] = out + noise * rng.normal(size=(8, 8))
     return np.clip(pool, 0.0, 1.0).reshape(len(X), k2, 64)
 
@@ -87,8 +94,15 @@ class AugmentedKD:
     :func:`~scratchbook.utils.get_device` and puts it in eval mode, in place (no copy is made).
     """
 
-    def __init__(self, teacher: nn.Module, strategy: str = "glitter", k1: int = 1, temperature: float = 2.0,
-                 alpha: float = 0.5, random_state: int = 0) -> None:
+    def __init__(
+        self,
+        teacher: nn.Module,
+        strategy: str = "glitter",
+        k1: int = 1,
+        temperature: float = 2.0,
+        alpha: float = 0.5,
+        random_state: int = 0,
+    ) -> None:
         if not isinstance(teacher, nn.Module):
             raise TypeError(f"teacher must be a torch.nn.Module, got {type(teacher).__name__}")
         self.teacher = teacher.to(get_device()).eval()
@@ -136,10 +150,22 @@ class AugmentedKD:
         return loss + kd_loss(student(x_aug), t_aug, yb.repeat_interleave(idx.shape[1]), self.temperature, 1.0)
 
 
-def distil_with_pool(teacher: nn.Module, X: np.ndarray, y: np.ndarray, pool: np.ndarray, strategy: str = "glitter",
-                     k1: int = 1, hidden: int = 32, steps: int = 300, batch_size: int = 32, lr: float = 1e-2,
-                     temperature: float = 2.0, alpha: float = 0.5, random_state: int = 0,
-                     progress: bool = False) -> tuple[nn.Sequential, AugmentedKD]:
+def distil_with_pool(
+    teacher: nn.Module,
+    X: np.ndarray,
+    y: np.ndarray,
+    pool: np.ndarray,
+    strategy: str = "glitter",
+    k1: int = 1,
+    hidden: int = 32,
+    steps: int = 300,
+    batch_size: int = 32,
+    lr: float = 1e-2,
+    temperature: float = 2.0,
+    alpha: float = 0.5,
+    random_state: int = 0,
+    progress: bool = False,
+) -> tuple[nn.Sequential, AugmentedKD]:
     """Distil a features → ``hidden`` → classes student from ``teacher`` on (X, y) and its ``pool`` (via fit).
 
     Returns the student and its :class:`AugmentedKD` loss, whose counters hold the training cost.
@@ -156,8 +182,17 @@ def distil_with_pool(teacher: nn.Module, X: np.ndarray, y: np.ndarray, pool: np.
     n_classes = linears[-1].out_features
     student = make_mlp([X.shape[1], hidden, n_classes], random_state=random_state)
     loss = AugmentedKD(teacher, strategy, k1, temperature, alpha, random_state)
-    fit(student, loss, np.concatenate([X[:, None], pool], axis=1), y, steps=steps, batch_size=batch_size, lr=lr,
-        random_state=random_state, progress=progress)
+    fit(
+        student,
+        loss,
+        np.concatenate([X[:, None], pool], axis=1),
+        y,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        random_state=random_state,
+        progress=progress,
+    )
     return student, loss
 
 
@@ -171,9 +206,12 @@ def digits_glitter_task(n_labelled: int = 200, k2: int = 16, teacher_steps: int 
     n_labelled = check_int("n_labelled", n_labelled, low=10, high=800)
     data = digits_transfer()
     teacher = make_mlp([64, 128, 10], random_state=0)
-    train_classifier(teacher, data.X_train, data.y_train, steps=check_int("teacher_steps", teacher_steps, low=1),
-                     progress=False)
-    X, _, y, _ = train_test_split(data.X_train, data.y_train, train_size=n_labelled, stratify=data.y_train,
-                                  random_state=0)
-    return Bunch(teacher=teacher, X=X, y=y, pool=augment_pool(X, k2, random_state=0), X_test=data.X_test,
-                 y_test=data.y_test)
+    train_classifier(
+        teacher, data.X_train, data.y_train, steps=check_int("teacher_steps", teacher_steps, low=1), progress=False
+    )
+    X, _, y, _ = train_test_split(
+        data.X_train, data.y_train, train_size=n_labelled, stratify=data.y_train, random_state=0
+    )
+    return Bunch(
+        teacher=teacher, X=X, y=y, pool=augment_pool(X, k2, random_state=0), X_test=data.X_test, y_test=data.y_test
+    )

@@ -36,8 +36,9 @@ class LoRALinear(nn.Module):
         for p in base.parameters():
             p.requires_grad_(False)
         w = base.weight
-        self.lora_A = nn.Parameter(torch.randn(self.r, base.in_features, dtype=w.dtype, device=w.device)
-                                   / math.sqrt(base.in_features))
+        self.lora_A = nn.Parameter(
+            torch.randn(self.r, base.in_features, dtype=w.dtype, device=w.device) / math.sqrt(base.in_features)
+        )
         self.lora_B = nn.Parameter(torch.zeros(base.out_features, self.r, dtype=w.dtype, device=w.device))
         self.rank = self.r
         self.merged = False
@@ -45,7 +46,7 @@ class LoRALinear(nn.Module):
     def _check_rank(self, b: int) -> int:
         return check_int("b", b, low=1, high=self.r)
 
-    def set_rank(self, b: int) -> "LoRALinear":
+    def set_rank(self, b: int) -> LoRALinear:
         """Use only the first ``b`` rank-one terms of the update from now on."""
         if self.merged:
             raise RuntimeError("unmerge() before changing the rank of a merged layer")
@@ -78,7 +79,7 @@ class LoRALinear(nn.Module):
         return self.base(x) + self.scale(b) * ((x @ A.T) @ B.T)
 
     @torch.no_grad()
-    def merge(self) -> "LoRALinear":
+    def merge(self) -> LoRALinear:
         """Add the update into the frozen weight, so inference costs one matrix product."""
         if not self.merged:
             self.base.weight += self.delta_weight()
@@ -86,7 +87,7 @@ class LoRALinear(nn.Module):
         return self
 
     @torch.no_grad()
-    def unmerge(self) -> "LoRALinear":
+    def unmerge(self) -> LoRALinear:
         """Subtract the update from the weight again (undo :meth:`merge`)."""
         if self.merged:
             self.merged = False
@@ -107,8 +108,9 @@ class DyLoRALinear(LoRALinear):
     the one fixed by :meth:`set_rank` (default ``r``).
     """
 
-    def __init__(self, base: nn.Linear, r: int, alpha: float = 1.0, frozen: bool = True,
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self, base: nn.Linear, r: int, alpha: float = 1.0, frozen: bool = True, generator: torch.Generator | None = None
+    ) -> None:
         super().__init__(base, r, alpha)
         self.frozen = bool(frozen)
         self.generator = generator
@@ -131,8 +133,8 @@ class DyLoRALinear(LoRALinear):
         self.last_rank = b
         A, B = self.lora_A[:b], self.lora_B[:, :b]
         if self.training and self.frozen and b > 1:  # rows/columns before the b-th get no gradient
-            A = torch.cat([A[: b - 1].detach(), A[b - 1:]], dim=0)
-            B = torch.cat([B[:, : b - 1].detach(), B[:, b - 1:]], dim=1)
+            A = torch.cat([A[: b - 1].detach(), A[b - 1 :]], dim=0)
+            B = torch.cat([B[:, : b - 1].detach(), B[:, b - 1 :]], dim=1)
         return A, B
 
     def extra_repr(self) -> str:
@@ -146,8 +148,9 @@ def set_train_rank(model: nn.Module, b: int | None) -> None:
             module.train_rank = None if b is None else module._check_rank(b)
 
 
-def add_lora(model: nn.Module, r: int, alpha: float = 1.0, kind: str = "lora",
-             exclude: tuple[str, ...] = ()) -> nn.Module:
+def add_lora(
+    model: nn.Module, r: int, alpha: float = 1.0, kind: str = "lora", exclude: tuple[str, ...] = ()
+) -> nn.Module:
     """Replace every ``nn.Linear`` of ``model`` (except the names in ``exclude``) by an adapter, in place.
 
     ``kind`` is "lora" (:class:`LoRALinear`) or "dylora" (:class:`DyLoRALinear`). Every other

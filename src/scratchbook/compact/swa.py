@@ -10,7 +10,7 @@ averaging into :func:`scratchbook.compact.training.fit`. :func:`random_direction
 from __future__ import annotations
 
 import copy
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -36,14 +36,14 @@ def running_average(average: nn.Module, model: nn.Module, n_averaged: int) -> nn
     with torch.no_grad():
         for w_bar, w in pairs:
             if w_bar.shape != w.shape:
-                raise ValueError(f"average and model must have the same shapes, got {tuple(w_bar.shape)} "
-                                 f"and {tuple(w.shape)}")
+                raise ValueError(
+                    f"average and model must have the same shapes, got {tuple(w_bar.shape)} and {tuple(w.shape)}"
+                )
             w_bar.add_((w.detach().to(w_bar) - w_bar) / (n_averaged + 1))
     return average
 
 
-def swa_callback(averaged: AveragedModel, start: int = 0,
-                 every: int = 1) -> Callable[[int, nn.Module], None]:
+def swa_callback(averaged: AveragedModel, start: int = 0, every: int = 1) -> Callable[[int, nn.Module], None]:
     """A ``callback`` for :func:`~scratchbook.compact.training.fit` that averages the weights.
 
     After the optimizer steps ``start``, ``start + every``, ``start + 2·every``, … it calls
@@ -65,9 +65,19 @@ def swa_callback(averaged: AveragedModel, start: int = 0,
     return callback
 
 
-def fine_tune(pretrained: nn.Module, X, y, lr: float, random_state: int = 0, steps: int = 400,
-              batch_size: int = 8, momentum: float = 0.9, decay: bool = False, swa_start: int | None = None,
-              snapshots: list | None = None) -> tuple[nn.Module, nn.Module | None]:
+def fine_tune(
+    pretrained: nn.Module,
+    X,
+    y,
+    lr: float,
+    random_state: int = 0,
+    steps: int = 400,
+    batch_size: int = 8,
+    momentum: float = 0.9,
+    decay: bool = False,
+    swa_start: int | None = None,
+    snapshots: list | None = None,
+) -> tuple[nn.Module, nn.Module | None]:
     """Fine-tune a copy of ``pretrained`` on (X, y) with SGD on the cross-entropy, as in chapter 4.5.
 
     The rate is ``lr`` throughout, or falls linearly to zero with ``decay``. With ``swa_start`` the
@@ -94,14 +104,25 @@ def fine_tune(pretrained: nn.Module, X, y, lr: float, random_state: int = 0, ste
     def cross_entropy(m: nn.Module, xb: torch.Tensor, yb: torch.Tensor, step: int) -> torch.Tensor:
         return nn.functional.cross_entropy(m(xb), yb)
 
-    fit(model, cross_entropy, X, y, steps=steps, batch_size=batch_size, optimizer="sgd", lr=lr, momentum=momentum,
-        random_state=random_state, lr_schedule=(lambda t: lr * (1 - t / steps)) if decay else None,
-        callback=callback, progress=False)
+    fit(
+        model,
+        cross_entropy,
+        X,
+        y,
+        steps=steps,
+        batch_size=batch_size,
+        optimizer="sgd",
+        lr=lr,
+        momentum=momentum,
+        random_state=random_state,
+        lr_schedule=(lambda t: lr * (1 - t / steps)) if decay else None,
+        callback=callback,
+        progress=False,
+    )
     return model, (averaged.module if averaged is not None else None)
 
 
-def random_direction(model: nn.Module, random_state: int = 0,
-                     filter_normalize: bool = True) -> dict[str, torch.Tensor]:
+def random_direction(model: nn.Module, random_state: int = 0, filter_normalize: bool = True) -> dict[str, torch.Tensor]:
     """A Gaussian direction in weight space, one tensor per parameter of ``model`` (by name).
 
     With ``filter_normalize`` (Eq. ``swa-filter``, Li et al. 2018) each row of a weight matrix — the
@@ -124,8 +145,9 @@ def random_direction(model: nn.Module, random_state: int = 0,
     return direction
 
 
-def loss_along(model: nn.Module, direction: dict[str, torch.Tensor], alphas: Sequence[float], X, y,
-               num_threads: int | None = 1) -> np.ndarray:
+def loss_along(
+    model: nn.Module, direction: dict[str, torch.Tensor], alphas: Sequence[float], X, y, num_threads: int | None = 1
+) -> np.ndarray:
     """The mean cross-entropy on ``(X, y)`` of the weights w + α·d, for each α in ``alphas``.
 
     ``model`` is evaluated (in eval mode) through :func:`torch.func.functional_call`, so its own
@@ -138,8 +160,9 @@ def loss_along(model: nn.Module, direction: dict[str, torch.Tensor], alphas: Seq
         raise ValueError(f"direction must map each parameter name of model to a tensor: {sorted(params)}")
     for name, p in params.items():
         if tuple(direction[name].shape) != tuple(p.shape):
-            raise ValueError(f"direction[{name!r}] must have shape {tuple(p.shape)}, "
-                             f"got {tuple(direction[name].shape)}")
+            raise ValueError(
+                f"direction[{name!r}] must have shape {tuple(p.shape)}, got {tuple(direction[name].shape)}"
+            )
     alphas = np.asarray(alphas, dtype=float)
     if alphas.ndim != 1 or not np.all(np.isfinite(alphas)):
         raise ValueError("alphas must be a 1-D sequence of finite numbers")

@@ -35,8 +35,9 @@ def _digits_halves(test_size: float, random_state: int = 0) -> list[np.ndarray]:
     if test_size >= 1.0:
         raise ValueError(f"test_size must be < 1, got {test_size}")
     digits = load_digits()
-    return train_test_split(digits.data / 16, digits.target, test_size=test_size, stratify=digits.target,
-                            random_state=random_state)
+    return train_test_split(
+        digits.data / 16, digits.target, test_size=test_size, stratify=digits.target, random_state=random_state
+    )
 
 
 def digits_transfer(test_size: float = 0.5, random_state: int = 0) -> Bunch:
@@ -47,12 +48,22 @@ def digits_transfer(test_size: float = 0.5, random_state: int = 0) -> Bunch:
     """
     random_state = check_int("random_state", random_state, low=0)
     X_train, X_test, y_train, y_test = _digits_halves(test_size, random_state)
-    return Bunch(X_train=X_train, X_test=X_test, y_train=y_train, y_test=y_test,
-                 Xr_train=rotate_digits(X_train), Xr_test=rotate_digits(X_test))
+    return Bunch(
+        X_train=X_train,
+        X_test=X_test,
+        y_train=y_train,
+        y_test=y_test,
+        Xr_train=rotate_digits(X_train),
+        Xr_test=rotate_digits(X_test),
+    )
 
 
-def digits_class_transfer(source_classes: tuple[int, ...] = (0, 1, 2, 3, 4), n_target_train: int = 100,
-                          test_size: float = 0.5, random_state: int = 0) -> Bunch:
+def digits_class_transfer(
+    source_classes: tuple[int, ...] = (0, 1, 2, 3, 4),
+    n_target_train: int = 100,
+    test_size: float = 0.5,
+    random_state: int = 0,
+) -> Bunch:
     """Upright digits split by class: a source task on ``source_classes``, a few-label target task on the rest.
 
     The digits (scaled to [0, 1]) are split once into a training and a test half, stratified by class
@@ -67,8 +78,10 @@ def digits_class_transfer(source_classes: tuple[int, ...] = (0, 1, 2, 3, 4), n_t
         raise TypeError(f"source_classes must be a sequence of digits 0–9, got {source_classes!r:.60}")
     source = sorted({check_int("source_classes", c, low=0, high=9) for c in source_classes})
     if not 1 <= len(source) <= 8:
-        raise ValueError(f"source_classes must hold 1 to 8 distinct digits (two or more are left as targets), "
-                         f"got {source_classes!r:.60}")
+        raise ValueError(
+            f"source_classes must hold 1 to 8 distinct digits (two or more are left as targets), "
+            f"got {source_classes!r:.60}"
+        )
     target = [c for c in range(10) if c not in source]
     random_state = check_int("random_state", random_state, low=0)
     X_train, X_test, y_train, y_test = _digits_halves(test_size)
@@ -78,14 +91,26 @@ def digits_class_transfer(source_classes: tuple[int, ...] = (0, 1, 2, 3, 4), n_t
     remap = np.full(10, -1)
     remap[source], remap[target] = np.arange(len(source)), np.arange(len(target))
     if n_target_train < n_pool:
-        X_t, _, y_t, _ = train_test_split(X_train[in_target], y_train[in_target], train_size=n_target_train,
-                                          stratify=y_train[in_target], random_state=random_state)
+        X_t, _, y_t, _ = train_test_split(
+            X_train[in_target],
+            y_train[in_target],
+            train_size=n_target_train,
+            stratify=y_train[in_target],
+            random_state=random_state,
+        )
     else:
         X_t, y_t = X_train[in_target], y_train[in_target]
     source_rows, test_rows = np.isin(y_train, source), np.isin(y_test, target)
-    return Bunch(X_source=X_train[source_rows], y_source=remap[y_train[source_rows]],
-                 X_train=X_t, y_train=remap[y_t], X_test=X_test[test_rows], y_test=remap[y_test[test_rows]],
-                 source_classes=np.array(source), target_classes=np.array(target))
+    return Bunch(
+        X_source=X_train[source_rows],
+        y_source=remap[y_train[source_rows]],
+        X_train=X_t,
+        y_train=remap[y_t],
+        X_test=X_test[test_rows],
+        y_test=remap[y_test[test_rows]],
+        source_classes=np.array(source),
+        target_classes=np.array(target),
+    )
 
 
 def digits_few_labels(n_labelled: int = 100, test_size: float = 0.5, random_state: int = 0) -> Bunch:

@@ -8,7 +8,7 @@ each step.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -53,11 +53,23 @@ def _as_tensor(name: str, a, device) -> torch.Tensor:
     return torch.as_tensor(a, dtype=torch.float32, device=device)
 
 
-def fit(model: nn.Module, loss_fn: LossFn, X, y, steps: int = 300, batch_size: int = 64,
-        optimizer: str = "adam", lr: float = 1e-2, momentum: float = 0.0, weight_decay: float = 0.0,
-        random_state: int | np.random.Generator = 0, progress: bool = True, num_threads: int | None = 1,
-        callback: Callable[[int, nn.Module], None] | None = None,
-        lr_schedule: Callable[[int], float] | None = None) -> np.ndarray:
+def fit(
+    model: nn.Module,
+    loss_fn: LossFn,
+    X,
+    y,
+    steps: int = 300,
+    batch_size: int = 64,
+    optimizer: str = "adam",
+    lr: float = 1e-2,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    random_state: int | np.random.Generator = 0,
+    progress: bool = True,
+    num_threads: int | None = 1,
+    callback: Callable[[int, nn.Module], None] | None = None,
+    lr_schedule: Callable[[int], float] | None = None,
+) -> np.ndarray:
     """Minimize ``loss_fn(model, xb, yb, step)`` over random mini-batches; return every step's loss.
 
     ``X`` and ``y`` are arrays with one row per sample (any trailing shape); integer ``y`` becomes
@@ -90,8 +102,11 @@ def fit(model: nn.Module, loss_fn: LossFn, X, y, steps: int = 300, batch_size: i
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("model has no trainable parameter")
-    rng = random_state if isinstance(random_state, np.random.Generator) else \
-        np.random.default_rng(check_int("random_state", random_state, low=0))
+    rng = (
+        random_state
+        if isinstance(random_state, np.random.Generator)
+        else np.random.default_rng(check_int("random_state", random_state, low=0))
+    )
     model.to(device).train()
     if optimizer == "adam":
         opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
@@ -104,8 +119,7 @@ def fit(model: nn.Module, loss_fn: LossFn, X, y, steps: int = 300, batch_size: i
                 if lr_schedule is not None:
                     for group in opt.param_groups:
                         group["lr"] = check_real("lr_schedule(step)", lr_schedule(step), low=0.0)
-                idx = torch.as_tensor(rng.choice(len(Xt), size=min(batch_size, len(Xt)), replace=False),
-                                      device=device)
+                idx = torch.as_tensor(rng.choice(len(Xt), size=min(batch_size, len(Xt)), replace=False), device=device)
                 loss = loss_fn(model, Xt[idx], yt[idx], step)
                 opt.zero_grad()
                 loss.backward()
@@ -118,9 +132,17 @@ def fit(model: nn.Module, loss_fn: LossFn, X, y, steps: int = 300, batch_size: i
     return history
 
 
-def train_classifier(model: nn.Module, X: np.ndarray, y: np.ndarray, steps: int = 300, batch_size: int = 64,
-                     lr: float = 1e-2, random_state: int = 0, progress: bool = True,
-                     num_threads: int | None = 1) -> np.ndarray:
+def train_classifier(
+    model: nn.Module,
+    X: np.ndarray,
+    y: np.ndarray,
+    steps: int = 300,
+    batch_size: int = 64,
+    lr: float = 1e-2,
+    random_state: int = 0,
+    progress: bool = True,
+    num_threads: int | None = 1,
+) -> np.ndarray:
     """Train ``model`` with Adam on the cross-entropy with integer labels ``y`` (via :func:`fit`).
 
     When the model holds DyLoRA layers, each step also draws one rank b ∈ {1, …, r} for all of them,
@@ -137,8 +159,18 @@ def train_classifier(model: nn.Module, X: np.ndarray, y: np.ndarray, steps: int 
         return nn.functional.cross_entropy(m(xb), yb)
 
     try:
-        return fit(model, loss_fn, X, y, steps=steps, batch_size=batch_size, lr=lr, random_state=rng,
-                   progress=progress, num_threads=num_threads)
+        return fit(
+            model,
+            loss_fn,
+            X,
+            y,
+            steps=steps,
+            batch_size=batch_size,
+            lr=lr,
+            random_state=rng,
+            progress=progress,
+            num_threads=num_threads,
+        )
     finally:
         if ranks:
             set_train_rank(model, None)
@@ -150,8 +182,10 @@ def predict(model: nn.Module, X, batch_size: int = 4096, num_threads: int | None
     model.eval()
     X = np.asarray(X)
     with torch.no_grad(), torch_threads(num_threads):
-        out = [model(torch.as_tensor(X[i:i + batch_size], dtype=param.dtype, device=param.device)).cpu()
-               for i in range(0, len(X), batch_size)]
+        out = [
+            model(torch.as_tensor(X[i : i + batch_size], dtype=param.dtype, device=param.device)).cpu()
+            for i in range(0, len(X), batch_size)
+        ]
     return torch.cat(out).numpy()
 
 

@@ -35,10 +35,13 @@ def check_fa_posterior(fn) -> bool:
         print("✗ fn must return a pair (means, cov).")
         return False
     means, cov = fa_posterior(Xc, Lam.T, psi)
-    ok_cov = report_check("posterior covariance Σ_z", answer[1], cov,
-                          hint="Σ_z = (I + ΛᵀΨ⁻¹Λ)⁻¹ does not depend on x.")
-    ok_mean = report_check("posterior means E[z|x]", answer[0], means,
-                           hint="One row per sample: Σ_z ΛᵀΨ⁻¹ (x − μ), stacked as an n×q array.")
+    ok_cov = report_check("posterior covariance Σ_z", answer[1], cov, hint="Σ_z = (I + ΛᵀΨ⁻¹Λ)⁻¹ does not depend on x.")
+    ok_mean = report_check(
+        "posterior means E[z|x]",
+        answer[0],
+        means,
+        hint="One row per sample: Σ_z ΛᵀΨ⁻¹ (x − μ), stacked as an n×q array.",
+    )
     return ok_cov and ok_mean
 
 
@@ -61,13 +64,15 @@ def check_ppca_closed_form(fn) -> bool:
         return False
     components, sigma2 = ppca_closed_form(Xc.T @ Xc / len(Xc), q)
     W = np.asarray(answer[0], dtype=float)
-    ok_s = report_check("σ²", answer[1], sigma2,
-                        hint="Use the 1/N covariance and average the d − q smallest eigenvalues.")
+    ok_s = report_check(
+        "σ²", answer[1], sigma2, hint="Use the 1/N covariance and average the d − q smallest eigenvalues."
+    )
     if W.shape != (X.shape[1], q):
         print(f"✗ W: expected shape {(X.shape[1], q)}, got {W.shape}.")
         return False
-    ok_w = report_check("WWᵀ", W @ W.T, components.T @ components,
-                        hint="W = U_q (Λ_q − σ²I)^{1/2}, eigenvalues in decreasing order.")
+    ok_w = report_check(
+        "WWᵀ", W @ W.T, components.T @ components, hint="W = U_q (Λ_q − σ²I)^{1/2}, eigenvalues in decreasing order."
+    )
     return ok_s and ok_w
 
 
@@ -99,9 +104,15 @@ def check_reconstruction_weights(fn) -> bool:
         if answer is None:
             return False
         expected = reconstruction_weights(x[None, :], nbrs[None, :, :], 1e-3)[0]
-        ok &= report_check(f"weights with k={k} neighbours in d={d}", answer, expected, rtol=1e-6, atol=1e-9,
-                           hint="G = (neighbours − x)(neighbours − x)ᵀ, add reg·tr(G) to its diagonal, "
-                                "solve G w = 1, divide by the sum.")
+        ok &= report_check(
+            f"weights with k={k} neighbours in d={d}",
+            answer,
+            expected,
+            rtol=1e-6,
+            atol=1e-9,
+            hint="G = (neighbours − x)(neighbours − x)ᵀ, add reg·tr(G) to its diagonal, "
+            "solve G w = 1, divide by the sum.",
+        )
     return bool(ok)
 
 
@@ -118,10 +129,16 @@ def check_noise_fixed_point(fn) -> bool:
         if answer is None:
             return False
         M, lam = local_gram(x[None, :], nbrs[None, :, :], 1e-3)
-        sigma2 = slr_em(M, lam, d, max_iter=2000, tol=0.0)[2][0]      # EM run to its fixed point
-        ok &= report_check(f"fixed point of σ² with k={k}, d={d}", answer, sigma2, rtol=1e-6, atol=0.0,
-                           hint="Set σ² on both sides of the M-step equal and solve; the answer uses "
-                                "the LLE weights, the reconstruction error and λ.")
+        sigma2 = slr_em(M, lam, d, max_iter=2000, tol=0.0)[2][0]  # EM run to its fixed point
+        ok &= report_check(
+            f"fixed point of σ² with k={k}, d={d}",
+            answer,
+            sigma2,
+            rtol=1e-6,
+            atol=0.0,
+            hint="Set σ² on both sides of the M-step equal and solve; the answer uses "
+            "the LLE weights, the reconstruction error and λ.",
+        )
     return bool(ok)
 
 

@@ -50,15 +50,15 @@ def fa_posterior(Xc: Array, components: Array, psi: Array) -> tuple[Array, Array
 def fa_e_step(S: Array, components: Array, psi: Array) -> tuple[Array, Array]:
     """E-step, Eq. (fa-estep): sample means of (x−μ)E[z|x]ᵀ (d×q) and of E[zzᵀ|x] (q×q)."""
     W_psi, cov_z, _ = fa_woodbury(components, psi)
-    B = cov_z @ W_psi          # E[z|x] = B (x − μ)
-    S_Bt = S @ B.T             # mean of (x − μ) E[z|x]ᵀ
-    Ezz = cov_z + B @ S_Bt     # mean of E[zzᵀ|x] = Σ_z + E[z|x] E[z|x]ᵀ
+    B = cov_z @ W_psi  # E[z|x] = B (x − μ)
+    S_Bt = S @ B.T  # mean of (x − μ) E[z|x]ᵀ
+    Ezz = cov_z + B @ S_Bt  # mean of E[zzᵀ|x] = Σ_z + E[z|x] E[z|x]ᵀ
     return S_Bt, Ezz
 
 
 def fa_m_step(S: Array, S_Bt: Array, Ezz: Array) -> tuple[Array, Array]:
     """M-step, Eqs. (fa-m-lambda) and (fa-m-psi): new Λᵀ (q×d) and new diagonal of Ψ (d,)."""
-    components = np.linalg.solve(Ezz, S_Bt.T)               # Λ = S_Bt Ezz⁻¹, stored as Λᵀ
+    components = np.linalg.solve(Ezz, S_Bt.T)  # Λ = S_Bt Ezz⁻¹, stored as Λᵀ
     psi = np.diag(S) - np.sum(components * S_Bt.T, axis=0)  # diag(S − Λ S_Btᵀ)
     return components, np.maximum(psi, MIN_VARIANCE)
 
@@ -147,8 +147,7 @@ class FactorAnalysis(TransformerMixin, BaseEstimator):
     def _validate(self, X, reset: bool) -> Array:
         """scikit-learn's input checks (NaN, inf, n_features), naming X when it is not 2-D."""
         try:
-            return validate_data(self, X, dtype=np.float64, reset=reset,
-                                 ensure_min_samples=2 if reset else 1)
+            return validate_data(self, X, dtype=np.float64, reset=reset, ensure_min_samples=2 if reset else 1)
         except ValueError as err:
             if "Expected 2D array" in str(err):
                 raise ValueError(f"X must be 2-D of shape (n_samples, n_features). {err}") from None
@@ -174,7 +173,7 @@ class FactorAnalysis(TransformerMixin, BaseEstimator):
         self.n_iter_ = len(self.loglike_)
         if not converged:
             message = f"EM did not converge in max_iter={self.max_iter} iterations"
-            warnings.warn(message, ConvergenceWarning)
+            warnings.warn(message, ConvergenceWarning, stacklevel=3)
 
     def fit(self, X, y=None):
         """Fit Λ, Ψ and μ by maximum likelihood with EM."""

@@ -52,8 +52,8 @@ def local_gram(points: np.ndarray, neighbors: np.ndarray, reg: float = 1e-3):
 
     ``points`` is m×d, ``neighbors`` m×k×d (the k neighbours of each point, as rows).
     """
-    D = neighbors - points[:, None, :]           # differences x_j − x_i, m×k×d
-    G = D @ D.transpose(0, 2, 1)                 # G_i[j, l] = (x_j − x_i)·(x_l − x_i)
+    D = neighbors - points[:, None, :]  # differences x_j − x_i, m×k×d
+    G = D @ D.transpose(0, 2, 1)  # G_i[j, l] = (x_j − x_i)·(x_l − x_i)
     trace = np.trace(G, axis1=1, axis2=2)
     lam = np.where(trace > 0, reg * trace, reg)  # scale-free ridge, as scikit-learn
     k = G.shape[1]
@@ -65,7 +65,7 @@ def reconstruction_weights(points: np.ndarray, neighbors: np.ndarray, reg: float
     """Weights (m×k) summing to one that best rebuild each point from its neighbours, Eq. (lle-weights-closed)."""
     M, _ = local_gram(points, neighbors, reg)
     w = np.linalg.solve(M, np.ones(M.shape[:2] + (1,)))[..., 0]  # solve M_i w = 1 ...
-    return w / w.sum(axis=1, keepdims=True)                       # ... and rescale to Σ_j w_j = 1
+    return w / w.sum(axis=1, keepdims=True)  # ... and rescale to Σ_j w_j = 1
 
 
 def weight_matrix(indices: np.ndarray, weights: np.ndarray, n_samples: int) -> sparse.csr_array:
@@ -139,8 +139,9 @@ class LLE(TransformerMixin, BaseEstimator):
         Number of features seen by ``fit``.
     """
 
-    def __init__(self, n_neighbors=5, n_components=2, reg=1e-3, eigen_solver="auto", tol=1e-6, max_iter=100,
-                 random_state=None):
+    def __init__(
+        self, n_neighbors=5, n_components=2, reg=1e-3, eigen_solver="auto", tol=1e-6, max_iter=100, random_state=None
+    ):
         self.n_neighbors = n_neighbors
         self.n_components = n_components
         self.reg = reg
@@ -176,7 +177,8 @@ class LLE(TransformerMixin, BaseEstimator):
         tol, max_iter = self._arpack_settings()
         rng = check_random_state(self.random_state)
         self.embedding_, self.reconstruction_error_ = lle_embedding(
-            W, self.n_components, self.eigen_solver, tol, max_iter, rng)
+            W, self.n_components, self.eigen_solver, tol, max_iter, rng
+        )
 
     def fit(self, X, y=None):
         """Find the neighbours, the reconstruction weights and the embedding of X."""

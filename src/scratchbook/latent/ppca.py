@@ -24,8 +24,8 @@ __all__ = ["PPCA", "ppca_closed_form"]
 def ppca_closed_form(S: np.ndarray, n_components: int) -> tuple[np.ndarray, float]:
     """Maximum-likelihood Wᵀ (q×d) and σ² from the eigenvectors of S, Eqs. (ppca-w), (ppca-sigma)."""
     eigval, eigvec = np.linalg.eigh(S)
-    eigval, eigvec = eigval[::-1], eigvec[:, ::-1]            # descending order
-    sigma2 = max(eigval[n_components:].mean(), MIN_VARIANCE)   # mean of the discarded eigenvalues
+    eigval, eigvec = eigval[::-1], eigvec[:, ::-1]  # descending order
+    sigma2 = max(eigval[n_components:].mean(), MIN_VARIANCE)  # mean of the discarded eigenvalues
     U = eigvec[:, :n_components]
     U = U * np.sign(U[np.abs(U).argmax(axis=0), np.arange(n_components)])  # largest entry positive
     scale = np.sqrt(np.maximum(eigval[:n_components] - sigma2, 0.0))
@@ -63,9 +63,7 @@ class PPCA(FactorAnalysis):
     Ψ = σ²I.
     """
 
-    def __init__(
-        self, n_components=None, method="closed_form", max_iter=1000, tol=1e-8, random_state=None
-    ):
+    def __init__(self, n_components=None, method="closed_form", max_iter=1000, tol=1e-8, random_state=None):
         self.n_components = n_components
         self.method = method
         self.max_iter = max_iter

@@ -46,9 +46,9 @@ __all__ = [
 def weight_posterior(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Posterior means w̄_i (n×k) and covariances per unit noise P_i (n×k×k), Eq. (slr-posterior)."""
     Minv = np.linalg.inv(M)
-    s = Minv.sum(axis=2)                      # M⁻¹1
-    c = s.sum(axis=1)                         # 1ᵀM⁻¹1
-    mean = s / c[:, None]                     # = LLE's weights, Eq. (lle-weights-closed)
+    s = Minv.sum(axis=2)  # M⁻¹1
+    c = s.sum(axis=1)  # 1ᵀM⁻¹1
+    mean = s / c[:, None]  # = LLE's weights, Eq. (lle-weights-closed)
     P = Minv - s[:, :, None] * s[:, None, :] / c[:, None, None]
     return mean, P
 
@@ -56,7 +56,7 @@ def weight_posterior(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def noise_m_step(mean: np.ndarray, cov: np.ndarray, M: np.ndarray, lam: np.ndarray, d: int):
     """M-step, Eq. (slr-m-step): new σ_i² from the posterior mean and covariance of each w_i."""
     k = mean.shape[1]
-    G = M - lam[:, None, None] * np.eye(k)    # the unregularised Gram matrices G_i
+    G = M - lam[:, None, None] * np.eye(k)  # the unregularised Gram matrices G_i
     # E‖x_i − X̆_i w_i‖² = w̄ᵀG w̄ + tr(G Cov) and E‖w_i − 1/k‖² = ‖w̄ − 1/k‖² + tr Cov
     exp_recon = np.einsum("ij,ijl,il->i", mean, G, mean) + np.einsum("ijl,ilj->i", G, cov)
     exp_spread = np.sum((mean - 1 / k) ** 2, axis=1) + np.trace(cov, axis1=1, axis2=2)
@@ -71,7 +71,7 @@ def marginal_terms(mean: np.ndarray, M: np.ndarray, lam: np.ndarray) -> tuple[np
     k = mean.shape[1]
     G = M - lam[:, None, None] * np.eye(k)
     quad = np.einsum("ij,ijl,il->i", mean, G, mean) + lam * np.sum((mean - 1 / k) ** 2, axis=1)
-    c = np.linalg.inv(M).sum(axis=(1, 2))     # 1ᵀM⁻¹1
+    c = np.linalg.inv(M).sum(axis=(1, 2))  # 1ᵀM⁻¹1
     logdet = np.linalg.slogdet(M)[1] + np.log(c / k) - (k - 1) * np.log(lam)
     return quad, logdet
 
@@ -92,8 +92,8 @@ def slr_em(M: np.ndarray, lam: np.ndarray, d: int, *, max_iter: int, tol: float)
     sigma2 = lam.copy()
     loglike, previous = [], marginal_loglike(quad, logdet, sigma2, d).mean()
     for _ in range(max_iter):
-        cov = sigma2[:, None, None] * P               # E-step: q(w_i) = N(w̄_i, σ_i² P_i)
-        sigma2 = noise_m_step(mean, cov, M, lam, d)   # M-step
+        cov = sigma2[:, None, None] * P  # E-step: q(w_i) = N(w̄_i, σ_i² P_i)
+        sigma2 = noise_m_step(mean, cov, M, lam, d)  # M-step
         loglike.append(marginal_loglike(quad, logdet, sigma2, d).mean())
         if loglike[-1] - previous < tol:
             return mean, P, sigma2, np.array(loglike), True
@@ -104,7 +104,7 @@ def slr_em(M: np.ndarray, lam: np.ndarray, d: int, *, max_iter: int, tol: float)
 def sample_weights(mean: np.ndarray, cov: np.ndarray, n_draws: int, rng) -> np.ndarray:
     """Draws (n_draws×n×k) from N(mean_i, cov_i) for each row i, via the eigendecomposition of cov_i."""
     values, vectors = np.linalg.eigh(cov)
-    root = vectors * np.sqrt(np.clip(values, 0, None))[:, None, :]   # cov_i = root_i root_iᵀ
+    root = vectors * np.sqrt(np.clip(values, 0, None))[:, None, :]  # cov_i = root_i root_iᵀ
     z = rng.standard_normal((n_draws,) + mean.shape)
     return mean + np.einsum("ijl,sil->sij", root, z)
 
@@ -150,8 +150,9 @@ class StochasticLLE(LLE):
         As in :class:`~scratchbook.latent.lle.LLE`.
     """
 
-    def __init__(self, n_neighbors=5, n_components=2, reg=1e-3, max_iter=300, tol=1e-10, eigen_solver="auto",
-                 random_state=None):
+    def __init__(
+        self, n_neighbors=5, n_components=2, reg=1e-3, max_iter=300, tol=1e-10, eigen_solver="auto", random_state=None
+    ):
         self.n_neighbors = n_neighbors
         self.n_components = n_components
         self.reg = reg
@@ -172,13 +173,16 @@ class StochasticLLE(LLE):
         self.neighbors_ = knn_indices(X, self.n_neighbors)
         M, self.ridge_ = local_gram(X, X[self.neighbors_], self.reg)
         mean, P, sigma2, self.loglike_, converged = slr_em(
-            M, self.ridge_, X.shape[1], max_iter=self.max_iter, tol=self.tol)
+            M, self.ridge_, X.shape[1], max_iter=self.max_iter, tol=self.tol
+        )
         self.weights_mean_ = self.weights_ = mean
         self.noise_variance_ = sigma2
         self.weights_cov_ = sigma2[:, None, None] * P
         self.n_iter_ = len(self.loglike_)
         if not converged:
-            warnings.warn(f"EM did not converge in max_iter={self.max_iter} iterations.", ConvergenceWarning)
+            warnings.warn(
+                f"EM did not converge in max_iter={self.max_iter} iterations.", ConvergenceWarning, stacklevel=2
+            )
         self._embed(mean)
         return self
 

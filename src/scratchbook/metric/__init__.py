@@ -44,8 +44,16 @@ __all__: list[str] = [
     "train_prototypical",
 ]
 
-_DEEP = {"triplet_loss", "contrastive_loss", "distance_weighted_sampling", "EmbeddingNet", "train_embedding",
-         "prototypes", "prototypical_loss", "train_prototypical"}
+_DEEP = {
+    "triplet_loss",
+    "contrastive_loss",
+    "distance_weighted_sampling",
+    "EmbeddingNet",
+    "train_embedding",
+    "prototypes",
+    "prototypical_loss",
+    "train_prototypical",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -34,8 +34,12 @@ def check_mahalanobis(fn) -> bool:
         answer = call_or_none(fn, X, Y, M)
         if _not_done(answer):
             return False
-        ok &= report_check(f"distances with a rank-{rank} metric in d={d}", answer, mahalanobis_distances(X, Y, M),
-                           hint="D[i, j] = sqrt((x_i − y_j)ᵀ M (x_i − y_j)); return distances, not squares.")
+        ok &= report_check(
+            f"distances with a rank-{rank} metric in d={d}",
+            answer,
+            mahalanobis_distances(X, Y, M),
+            hint="D[i, j] = sqrt((x_i − y_j)ᵀ M (x_i − y_j)); return distances, not squares.",
+        )
     return bool(ok)
 
 
@@ -51,8 +55,12 @@ def check_project_psd(fn) -> bool:
         answer = call_or_none(fn, M)
         if _not_done(answer):
             return False
-        ok &= report_check(f"projection of a {d}×{d} symmetric matrix", answer, project_psd(M),
-                           hint="Eigendecompose M = UΛUᵀ, set the negative eigenvalues to 0, rebuild.")
+        ok &= report_check(
+            f"projection of a {d}×{d} symmetric matrix",
+            answer,
+            project_psd(M),
+            hint="Eigendecompose M = UΛUᵀ, set the negative eigenvalues to 0, rebuild.",
+        )
     return bool(ok)
 
 
@@ -76,12 +84,18 @@ def check_nca_objective(fn) -> bool:
         print("✗ fn must return a pair (f, grad).")
         return False
     loss, grad = nca_loss_grad(L, X, y[:, None] == y[None, :])
-    ok_f = report_check("objective Σ_i p_i", answer[0], -loss,
-                        hint="p_ij is a softmax over j ≠ i of −‖Lx_i − Lx_j‖²; "
-                             "p_i sums p_ij over i's class.")
-    ok_g = report_check("gradient ∂f/∂L", answer[1], -grad.reshape(L.shape),
-                        hint="2L Σ_i (p_i Σ_k p_ik v_ik v_ikᵀ − Σ_{j in C_i} p_ij v_ij v_ijᵀ), "
-                             "v_ij = x_i − x_j.")
+    ok_f = report_check(
+        "objective Σ_i p_i",
+        answer[0],
+        -loss,
+        hint="p_ij is a softmax over j ≠ i of −‖Lx_i − Lx_j‖²; p_i sums p_ij over i's class.",
+    )
+    ok_g = report_check(
+        "gradient ∂f/∂L",
+        answer[1],
+        -grad.reshape(L.shape),
+        hint="2L Σ_i (p_i Σ_k p_ik v_ik v_ikᵀ − Σ_{j in C_i} p_ij v_ij v_ijᵀ), v_ij = x_i − x_j.",
+    )
     return ok_f and ok_g
 
 
@@ -105,8 +119,12 @@ def check_bregman_step(fn) -> bool:
         expected = bregman_step(A.copy(), v, delta, xi, lam, 1.0)
         kind = "similar" if delta == 1 else "dissimilar"
         for name, got, want in zip(("A", "ξ", "λ"), answer, expected):
-            ok &= report_check(f"{name} after projecting a {kind} pair (ξ = {xi / p:.1f}·p, λ = {lam})", got, want,
-                               hint="α = min(λ, δ/2 (1/p − γ/ξ)), β = δα/(1 − δαp), then ξ, λ and A.")
+            ok &= report_check(
+                f"{name} after projecting a {kind} pair (ξ = {xi / p:.1f}·p, λ = {lam})",
+                got,
+                want,
+                hint="α = min(λ, δ/2 (1/p − γ/ξ)), β = δα/(1 − δαp), then ξ, λ and A.",
+            )
     return bool(ok)
 
 
@@ -127,8 +145,12 @@ def check_geometric_mean(fn) -> bool:
         answer = call_or_none(fn, A, B, t)
         if _not_done(answer):
             return False
-        ok &= report_check(f"A #_t B for {d}×{d} matrices, t = {t}", answer, geometric_mean(A, B, t),
-                           hint="A^{1/2} (A^{-1/2} B A^{-1/2})^t A^{1/2}; take matrix powers through eigh.")
+        ok &= report_check(
+            f"A #_t B for {d}×{d} matrices, t = {t}",
+            answer,
+            geometric_mean(A, B, t),
+            hint="A^{1/2} (A^{-1/2} B A^{-1/2})^t A^{1/2}; take matrix powers through eigh.",
+        )
     return bool(ok)
 
 
@@ -143,9 +165,13 @@ def check_rca_map(fn) -> bool:
     answer = call_or_none(fn, X, chunks)
     if _not_done(answer):
         return False
-    return report_check("RCA map C^{-1/2}", answer, inverse_sqrt(within_chunklet_covariance(X, chunks)),
-                        hint="Subtract each chunklet's mean, average the outer products over the used "
-                             "points, then take the inverse square root through eigh.")
+    return report_check(
+        "RCA map C^{-1/2}",
+        answer,
+        inverse_sqrt(within_chunklet_covariance(X, chunks)),
+        hint="Subtract each chunklet's mean, average the outer products over the used "
+        "points, then take the inverse square root through eigh.",
+    )
 
 
 __all__ += ["check_geometric_mean", "check_rca_map"]
@@ -169,8 +195,12 @@ def check_batch_hard(fn) -> bool:
     answer = call_or_none(fn, D.numpy().copy(), y.copy(), 0.2)
     if _not_done(answer):
         return False
-    return report_check("batch-hard losses of 16 anchors (margin 0.2)", answer, expected,
-                        hint="for anchor i: max(0, max_{j: y_j = y_i, j ≠ i} D_ij − min_{k: y_k ≠ y_i} D_ik + margin).")
+    return report_check(
+        "batch-hard losses of 16 anchors (margin 0.2)",
+        answer,
+        expected,
+        hint="for anchor i: max(0, max_{j: y_j = y_i, j ≠ i} D_ij − min_{k: y_k ≠ y_i} D_ik + margin).",
+    )
 
 
 def check_prototype_predict(fn) -> bool:
@@ -188,9 +218,13 @@ def check_prototype_predict(fn) -> bool:
     answer = call_or_none(fn, support.copy(), support_labels.copy(), query.copy())
     if _not_done(answer):
         return False
-    return report_check("labels of 12 queries, 3-way 5-shot", answer, expected,
-                        hint="Average the support embeddings of each class, then give each query the label "
-                             "of the nearest mean (return labels, not indices).")
+    return report_check(
+        "labels of 12 queries, 3-way 5-shot",
+        answer,
+        expected,
+        hint="Average the support embeddings of each class, then give each query the label "
+        "of the nearest mean (return labels, not indices).",
+    )
 
 
 __all__ += ["check_batch_hard", "check_prototype_predict"]

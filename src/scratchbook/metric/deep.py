@@ -7,7 +7,6 @@ embeddings scaled to unit length when ``normalize=True`` (so they lie in [0, 2])
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 from torch import nn
@@ -49,8 +48,9 @@ def _check_batch(embeddings: torch.Tensor, labels: torch.Tensor) -> tuple[torch.
         raise ValueError("embeddings contain NaN or inf")
     labels = torch.as_tensor(labels, device=embeddings.device)
     if labels.ndim != 1 or labels.shape[0] != embeddings.shape[0]:
-        raise ValueError(f"labels must have shape ({embeddings.shape[0]},) to match embeddings, "
-                         f"got {tuple(labels.shape)}")
+        raise ValueError(
+            f"labels must have shape ({embeddings.shape[0]},) to match embeddings, got {tuple(labels.shape)}"
+        )
     return embeddings, labels
 
 
@@ -72,9 +72,14 @@ def _masks(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return positive, ~same
 
 
-def distance_weighted_sampling(dist: torch.Tensor, labels: torch.Tensor, n_dims: int, cutoff: float = 0.5,
-                               nonzero_loss_cutoff: float = 1.4, generator: torch.Generator | None = None
-                               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def distance_weighted_sampling(
+    dist: torch.Tensor,
+    labels: torch.Tensor,
+    n_dims: int,
+    cutoff: float = 0.5,
+    nonzero_loss_cutoff: float = 1.4,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One negative per (anchor, positive) pair, drawn with probability ∝ 1/q(d) (Eq. deep-dws).
 
     ``dist`` are distances between unit vectors in ``n_dims`` dimensions; q is the density of the
@@ -97,9 +102,13 @@ def distance_weighted_sampling(dist: torch.Tensor, labels: torch.Tensor, n_dims:
     return anchors, positives, negatives
 
 
-def mine_triplets(dist: torch.Tensor, labels: torch.Tensor, mining: str = "batch_hard",
-                  generator: torch.Generator | None = None, n_dims: int | None = None
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def mine_triplets(
+    dist: torch.Tensor,
+    labels: torch.Tensor,
+    mining: str = "batch_hard",
+    generator: torch.Generator | None = None,
+    n_dims: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pick triplets (anchor, positive, negative) from a batch's distance matrix; returns three index tensors.
 
     ``batch_all``: every valid triplet. ``batch_hard``: per anchor, its farthest positive and nearest
@@ -151,9 +160,15 @@ def _reduce(losses: torch.Tensor, reduction: str) -> torch.Tensor:
     return losses.mean() if losses.numel() else losses.sum()
 
 
-def triplet_loss(embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 0.05, mining: str = "batch_hard",
-                 normalize: bool = True, reduction: str = "mean_nonzero",
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+def triplet_loss(
+    embeddings: torch.Tensor,
+    labels: torch.Tensor,
+    margin: float = 0.05,
+    mining: str = "batch_hard",
+    normalize: bool = True,
+    reduction: str = "mean_nonzero",
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """The triplet loss (Eq. deep-triplet) over the triplets that ``mining`` picks from the batch.
 
     Each triplet costs max(0, d(a, p) − d(a, n) + margin). ``reduction="mean_nonzero"`` (the default)
@@ -172,9 +187,15 @@ def triplet_loss(embeddings: torch.Tensor, labels: torch.Tensor, margin: float =
     return _reduce(losses, reduction)
 
 
-def contrastive_loss(embeddings: torch.Tensor, labels: torch.Tensor, pos_margin: float = 0.0,
-                     neg_margin: float = 1.0, normalize: bool = True, squared: bool = False,
-                     reduction: str = "mean_nonzero") -> torch.Tensor:
+def contrastive_loss(
+    embeddings: torch.Tensor,
+    labels: torch.Tensor,
+    pos_margin: float = 0.0,
+    neg_margin: float = 1.0,
+    normalize: bool = True,
+    squared: bool = False,
+    reduction: str = "mean_nonzero",
+) -> torch.Tensor:
     """The contrastive loss (Eq. deep-contrastive) over all pairs of the batch.
 
     A positive pair costs max(0, d − pos_margin), a negative pair max(0, neg_margin − d), squared
@@ -212,9 +233,20 @@ def pk_batch(y: np.ndarray, n_classes: int, n_per_class: int, rng: np.random.Gen
     return np.concatenate([rng.choice(np.flatnonzero(y == c), size=n_per_class, replace=False) for c in classes])
 
 
-def train_embedding(model: nn.Module, X: np.ndarray, y: np.ndarray, loss: str = "triplet", steps: int = 300,
-                    n_classes: int = 6, n_per_class: int = 8, lr: float = 1e-2, random_state: int = 0,
-                    progress: bool = True, num_threads: int | None = 1, **loss_kwargs) -> np.ndarray:
+def train_embedding(
+    model: nn.Module,
+    X: np.ndarray,
+    y: np.ndarray,
+    loss: str = "triplet",
+    steps: int = 300,
+    n_classes: int = 6,
+    n_per_class: int = 8,
+    lr: float = 1e-2,
+    random_state: int = 0,
+    progress: bool = True,
+    num_threads: int | None = 1,
+    **loss_kwargs,
+) -> np.ndarray:
     """Train ``model`` with Adam on P×K batches of (X, y) and the triplet or contrastive loss.
 
     ``loss_kwargs`` go to :func:`triplet_loss` (e.g. ``mining``, ``margin``) or
@@ -271,13 +303,15 @@ def prototypes(support: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tenso
 def prototype_logits(query: torch.Tensor, protos: torch.Tensor) -> torch.Tensor:
     """Logits −‖f(x) − c_k‖² of each query for each prototype (their softmax is Eq. deep-proto-p)."""
     if query.ndim != 2 or protos.ndim != 2 or query.shape[1] != protos.shape[1]:
-        raise ValueError(f"query and protos must be 2-D with the same width, got {tuple(query.shape)} "
-                         f"and {tuple(protos.shape)}")
-    return -torch.cdist(query, protos) ** 2
+        raise ValueError(
+            f"query and protos must be 2-D with the same width, got {tuple(query.shape)} and {tuple(protos.shape)}"
+        )
+    return -(torch.cdist(query, protos) ** 2)
 
 
-def prototypical_loss(support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor,
-                      query_labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def prototypical_loss(
+    support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor, query_labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy of the queries under Eq. (deep-proto-p), and their accuracy."""
     classes, protos = prototypes(support, support_labels)
     query, query_labels = _check_batch(query, query_labels)
@@ -288,16 +322,27 @@ def prototypical_loss(support: torch.Tensor, support_labels: torch.Tensor, query
     return nn.functional.cross_entropy(logits, target), (logits.argmax(dim=1) == target).to(logits.dtype).mean()
 
 
-def sample_episode(y: np.ndarray, n_way: int, n_shot: int, n_query: int, rng: np.random.Generator
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def sample_episode(
+    y: np.ndarray, n_way: int, n_shot: int, n_query: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Indices of one episode: ``n_way`` random classes, ``n_shot`` support and ``n_query`` query examples each."""
     idx = pk_batch(np.asarray(y), n_way, n_shot + n_query, rng).reshape(n_way, n_shot + n_query)
     return idx[:, :n_shot].ravel(), idx[:, n_shot:].ravel()
 
 
-def train_prototypical(model: nn.Module, X: np.ndarray, y: np.ndarray, n_way: int = 5, n_shot: int = 5,
-                       n_query: int = 5, episodes: int = 300, lr: float = 1e-2, random_state: int = 0,
-                       progress: bool = True, num_threads: int | None = 1) -> np.ndarray:
+def train_prototypical(
+    model: nn.Module,
+    X: np.ndarray,
+    y: np.ndarray,
+    n_way: int = 5,
+    n_shot: int = 5,
+    n_query: int = 5,
+    episodes: int = 300,
+    lr: float = 1e-2,
+    random_state: int = 0,
+    progress: bool = True,
+    num_threads: int | None = 1,
+) -> np.ndarray:
     """Episodic training of a prototypical network with Adam; returns the loss of every episode."""
     episodes = check_int("episodes", episodes, low=1)
     X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
@@ -321,9 +366,17 @@ def train_prototypical(model: nn.Module, X: np.ndarray, y: np.ndarray, n_way: in
     return np.array(history)
 
 
-def few_shot_accuracy(model: nn.Module | None, X: np.ndarray, y: np.ndarray, n_way: int, n_shot: int,
-                      n_query: int = 10, episodes: int = 200, random_state: int = 0,
-                      num_threads: int | None = 1) -> np.ndarray:
+def few_shot_accuracy(
+    model: nn.Module | None,
+    X: np.ndarray,
+    y: np.ndarray,
+    n_way: int,
+    n_shot: int,
+    n_query: int = 10,
+    episodes: int = 200,
+    random_state: int = 0,
+    num_threads: int | None = 1,
+) -> np.ndarray:
     """Query accuracy of nearest-prototype classification on ``episodes`` random episodes drawn from (X, y).
 
     ``model=None`` classifies the raw features X: nearest class mean in the input space.

@@ -54,10 +54,10 @@ def check_metric_matrix(M, n_features: int | None = None) -> Array:
 def squared_euclidean(A: Array, B: Array) -> Array:
     """Squared Euclidean distances between the rows of A (n×k) and of B (m×k), clipped at 0."""
     D = A @ B.T
-    D *= -2.0                                      # ‖a‖² + ‖b‖² − 2aᵀb, built in place
+    D *= -2.0  # ‖a‖² + ‖b‖² − 2aᵀb, built in place
     D += np.einsum("ij,ij->i", A, A)[:, None]
     D += np.einsum("ij,ij->i", B, B)[None, :]
-    return np.maximum(D, 0.0, out=D)               # round-off can push it slightly below 0
+    return np.maximum(D, 0.0, out=D)  # round-off can push it slightly below 0
 
 
 def mahalanobis_distances(X, Y=None, M=None, *, squared: bool = False) -> Array:
@@ -90,8 +90,8 @@ def project_psd(M) -> Array:
     """
     M = _as_finite_2d("M", M, square=True)
     S = (M + M.T) / 2
-    lam, V = np.linalg.eigh(S)                      # S = V diag(λ) Vᵀ
-    return (V * np.maximum(lam, 0.0)) @ V.T         # V diag(max(λ, 0)) Vᵀ
+    lam, V = np.linalg.eigh(S)  # S = V diag(λ) Vᵀ
+    return (V * np.maximum(lam, 0.0)) @ V.T  # V diag(max(λ, 0)) Vᵀ
 
 
 def components_from_metric(M: Array) -> Array:

@@ -74,7 +74,7 @@ def bregman_step(A: Array, v: Array, delta: int, target: float, lam: float, gamm
         return A, target, lam
     alpha = min(lam, delta * gamma / (gamma + 1) * (1 / p - 1 / target))  # Eq. (itml-alpha)
     beta = delta * alpha / (1 - delta * alpha * p)
-    A += beta * np.outer(Av, Av)                                         # A + β A v vᵀ A
+    A += beta * np.outer(Av, Av)  # A + β A v vᵀ A
     return A, 1 / (1 / target + delta * alpha / gamma), lam - alpha
 
 
@@ -166,6 +166,7 @@ class ITML(MahalanobisMixin):
         self.bounds_ = self._bounds(X, A0, rng)
         i, j, delta = sample_pairs(y, num, rng)
         bounds = np.where(delta == 1, self.bounds_[0], self.bounds_[1])
-        A, self.n_iter_, self.converged_ = itml_solve(X[i] - X[j], delta, bounds, A0, gamma=gamma,
-                                                      max_iter=max_iter, tol=tol)
+        A, self.n_iter_, self.converged_ = itml_solve(
+            X[i] - X[j], delta, bounds, A0, gamma=gamma, max_iter=max_iter, tol=tol
+        )
         return components_from_metric(A)

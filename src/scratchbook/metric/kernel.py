@@ -65,8 +65,9 @@ class KernelRCA(MahalanobisMixin):
 
     def _fit(self, X: Array, y: Array) -> Array:
         """Kernel PCA of the training points, then RCA with one chunklet per class on its coordinates."""
-        self.gamma_ = 1.0 / X.shape[1] if self.gamma is None else check_real("gamma", self.gamma, low=0.0,
-                                                                                strict_low=True)
+        self.gamma_ = (
+            1.0 / X.shape[1] if self.gamma is None else check_real("gamma", self.gamma, low=0.0, strict_low=True)
+        )
         reg = check_real("reg", self.reg, low=0.0)
         self.X_fit_ = X
         self.K_fit_ = rbf_kernel(X, X, gamma=self.gamma_)
@@ -79,7 +80,7 @@ class KernelRCA(MahalanobisMixin):
                 raise ValueError(f"n_components must be <= {keep} (the kernel's numerical rank here), got {k}")
             keep = k
         self.alphas_ = U[:, :keep] / np.sqrt(lam[:keep])
-        F = center_kernel(self.K_fit_, self.K_fit_) @ self.alphas_       # = U Λ^{1/2}: training coordinates
+        F = center_kernel(self.K_fit_, self.K_fit_) @ self.alphas_  # = U Λ^{1/2}: training coordinates
         C = within_chunklet_covariance(F, y)
         C += reg * (np.trace(C) / len(C) or 1.0) * np.eye(len(C))
         return inverse_sqrt(C)

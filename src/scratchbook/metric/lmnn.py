@@ -26,8 +26,9 @@ def target_neighbors(X: Array, y: Array, n_neighbors: int) -> Array:
     """Indices (n×k) of each point's k nearest neighbours of the same class, Euclidean distance."""
     counts = np.bincount(y)
     if counts[counts > 0].min() <= n_neighbors:
-        raise ValueError(f"n_neighbors must be < the size of the smallest class ({counts[counts > 0].min()}), "
-                         f"got {n_neighbors}")
+        raise ValueError(
+            f"n_neighbors must be < the size of the smallest class ({counts[counts > 0].min()}), got {n_neighbors}"
+        )
     D = squared_euclidean(X, X)
     D[y[:, None] != y[None, :]] = np.inf
     np.fill_diagonal(D, np.inf)
@@ -54,7 +55,7 @@ def lmnn_loss_grad(L: Array, X: Array, y: Array, targets: Array, mu: float = 0.5
     screen &= y[:, None] != y[None, :]
     cand_i, cand_l = np.nonzero(screen)
     dist = np.sum((Z[cand_i] - Z[cand_l]) ** 2, axis=1)
-    hinge = 1.0 + pull[cand_i] - dist[:, None]                  # one column per target neighbour
+    hinge = 1.0 + pull[cand_i] - dist[:, None]  # one column per target neighbour
     active = hinge > 0
     loss = (1 - mu) * pull.sum() + mu * hinge[active].sum()
     # Coefficients c_p of the pair terms ‖L(x_a − x_b)‖²: targets get (1 − μ) + μ·#active impostors,
@@ -120,8 +121,15 @@ class LMNN(MahalanobisMixin):
         tol = check_real("tol", self.tol, low=0.0)
         self.targets_ = target_neighbors(X, y, k)
         L0 = np.eye(d) if n_comp == d else PCA(n_comp, random_state=self.random_state).fit(X).components_
-        result = minimize(lmnn_loss_grad, L0.ravel(), args=(X, y, self.targets_, mu), jac=True,
-                          method="L-BFGS-B", tol=tol, options={"maxiter": max_iter})
+        result = minimize(
+            lmnn_loss_grad,
+            L0.ravel(),
+            args=(X, y, self.targets_, mu),
+            jac=True,
+            method="L-BFGS-B",
+            tol=tol,
+            options={"maxiter": max_iter},
+        )
         self.loss_ = float(result.fun)
         self.n_iter_ = max(int(result.nit), 1)
         return result.x.reshape(L0.shape)

@@ -34,24 +34,22 @@ def collapse_targets(y: Array) -> Array:
 def mcml_objective_grad(M: Array, X: Array, P0: Array) -> tuple[float, Array]:
     """``Σ_i KL(p₀(·|i) ‖ p_M(·|i))`` and its gradient in M, Eqs. (mcml-objective) and (mcml-grad)."""
     XL = X @ components_from_metric(M).T
-    D = squared_euclidean(XL, XL)                 # d_M(x_i, x_j)² = ‖Lx_i − Lx_j‖², Eq. (gm-factor)
-    np.fill_diagonal(D, np.inf)                   # p_M(i|i) = 0
+    D = squared_euclidean(XL, XL)  # d_M(x_i, x_j)² = ‖Lx_i − Lx_j‖², Eq. (gm-factor)
+    np.fill_diagonal(D, np.inf)  # p_M(i|i) = 0
     shift = D.min(axis=1)
     log_Z = np.log(np.exp(-(D - shift[:, None])).sum(axis=1)) - shift  # log Σ_k exp(−d_ik), stably
-    log_P = -D - log_Z[:, None]                   # log p_M(j|i), Eq. (mcml-p)
-    active = P0.sum(axis=1) > 0                   # points with a target (not alone in their class)
+    log_P = -D - log_Z[:, None]  # log p_M(j|i), Eq. (mcml-p)
+    active = P0.sum(axis=1) > 0  # points with a target (not alone in their class)
     on = (P0 > 0) & active[:, None]
     kl = np.sum(P0[on] * (np.log(P0[on]) - log_P[on]))
     Delta = (P0 - np.exp(log_P)) * active[:, None]  # Δ_ij = ∂f/∂(d_ij²); each active row sums to 0
     G = -(Delta + Delta.T)
     G[np.diag_indices_from(G)] += Delta.sum(axis=0)
-    grad = X.T @ G @ X                            # Σ_ij Δ_ij v_ij v_ijᵀ, Eq. (mcml-grad-matrix)
+    grad = X.T @ G @ X  # Σ_ij Δ_ij v_ij v_ijᵀ, Eq. (mcml-grad-matrix)
     return float(kl), grad
 
 
-def mcml_projected_gradient(
-    X: Array, P0: Array, M0: Array, *, max_iter: int, tol: float
-) -> tuple[Array, list[float]]:
+def mcml_projected_gradient(X: Array, P0: Array, M0: Array, *, max_iter: int, tol: float) -> tuple[Array, list[float]]:
     """Projected gradient descent with backtracking, Eq. (mcml-step): M ← Π_PSD(M − η ∇f(M)).
 
     A step η is accepted when f decreases at least as much as the quadratic model

@@ -27,9 +27,9 @@ INITS = ("auto", "identity", "pca", "random")
 def neighbor_probabilities(XL: Array) -> Array:
     """p_ij, the softmax over j ≠ i of −‖Lx_i − Lx_j‖², from the mapped points XL (n×k), Eq. (nca-pij)."""
     P = squared_euclidean(XL, XL)
-    np.fill_diagonal(P, np.inf)                 # a point never picks itself: p_ii = 0
-    P -= P.min(axis=1, keepdims=True)           # shift each row: the softmax is unchanged, exp ≤ 1
-    np.exp(np.negative(P, out=P), out=P)        # in place: n×n arrays dominate the cost
+    np.fill_diagonal(P, np.inf)  # a point never picks itself: p_ii = 0
+    P -= P.min(axis=1, keepdims=True)  # shift each row: the softmax is unchanged, exp ≤ 1
+    np.exp(np.negative(P, out=P), out=P)  # in place: n×n arrays dominate the cost
     P /= P.sum(axis=1, keepdims=True)
     return P
 
@@ -43,9 +43,9 @@ def nca_loss_grad(L: Array, X: Array, same_class: Array) -> tuple[float, Array]:
     XL = X @ L.T
     P = neighbor_probabilities(XL)
     P_same = np.where(same_class, P, 0.0)
-    p = P_same.sum(axis=1)                      # p_i: probability that x_i picks its own class
+    p = P_same.sum(axis=1)  # p_i: probability that x_i picks its own class
     Omega = np.multiply(P, p[:, None], out=P)
-    Omega -= P_same                             # Ω_ij = p_ij (p_i − [y_i = y_j]); rows sum to 0
+    Omega -= P_same  # Ω_ij = p_ij (p_i − [y_i = y_j]); rows sum to 0
     # −∂f/∂L = −2L Σ_ij Ω_ij v_ij v_ijᵀ = 2 [(Ω + Ωᵀ − diag(1ᵀΩ)) XL]ᵀ X, Eq. (nca-grad-matrix)
     OXL = Omega @ XL
     OXL += Omega.T @ XL
@@ -112,8 +112,15 @@ class NCA(MahalanobisMixin):
         tol = check_real("tol", self.tol, low=0.0)
         L0 = self._start(X)
         same_class = y[:, None] == y[None, :]
-        result = minimize(nca_loss_grad, L0.ravel(), args=(X, same_class), jac=True, method="L-BFGS-B",
-                          tol=tol, options={"maxiter": max_iter})
+        result = minimize(
+            nca_loss_grad,
+            L0.ravel(),
+            args=(X, same_class),
+            jac=True,
+            method="L-BFGS-B",
+            tol=tol,
+            options={"maxiter": max_iter},
+        )
         self.n_iter_ = max(int(result.nit), 1)
         self.loss_ = float(result.fun)
         return result.x.reshape(L0.shape)

@@ -16,6 +16,8 @@ from scratchbook.rnn.bptt import (
     sequence_loss_grad,
     to_torch,
 )
+from scratchbook.rnn.elmo import BiLM, ScalarMix, bilm_loss, contextual_layers, train_bilm
+from scratchbook.rnn.esn import EchoStateNetwork, reservoir_step, ridge_readout, run_reservoir
 from scratchbook.rnn.gradients import (
     clip_grad_norm,
     grad_norm,
@@ -25,8 +27,6 @@ from scratchbook.rnn.gradients import (
     spectral_radius,
     step_jacobian,
 )
-from scratchbook.rnn.esn import EchoStateNetwork, reservoir_step, ridge_readout, run_reservoir
-from scratchbook.rnn.elmo import BiLM, ScalarMix, bilm_loss, contextual_layers, train_bilm
 from scratchbook.rnn.gru import GRU, gru_cell, gru_step
 from scratchbook.rnn.lstm import LSTM, lstm_cell, lstm_step
 from scratchbook.rnn.lstm import VARIANTS as LSTM_VARIANTS
@@ -36,14 +36,51 @@ from scratchbook.rnn.tasks import adding_problem, future_token, mackey_glass, te
 from scratchbook.rnn.training import train_adding, train_tagging
 
 __all__: list[str] = [
-    "PARAM_NAMES", "init_rnn_params", "rnn_step", "rnn_forward", "sequence_loss", "sequence_loss_grad",
-    "rnn_step_backward", "rnn_backward", "rnn_loss_and_grads", "numerical_gradient",
-    "to_torch", "params_from_torch", "grads_from_torch", "gradient_step", "adam_step",
-    "spectral_radius", "set_spectral_radius", "step_jacobian", "jacobian_product", "jacobian_norms",
-    "grad_norm", "clip_grad_norm", "temporal_xor",
-    "LSTM", "LSTM_VARIANTS", "lstm_cell", "lstm_step", "GRU", "gru_cell", "gru_step", "adding_problem",
-    "train_adding", "train_tagging",
-    "LeakyRNN", "identity_init", "input_sensitivity", "EchoStateNetwork", "reservoir_step", "run_reservoir", "ridge_readout",
-    "mackey_glass", "future_token",
-    "BiLM", "ScalarMix", "bilm_loss", "train_bilm", "contextual_layers",
+    "PARAM_NAMES",
+    "init_rnn_params",
+    "rnn_step",
+    "rnn_forward",
+    "sequence_loss",
+    "sequence_loss_grad",
+    "rnn_step_backward",
+    "rnn_backward",
+    "rnn_loss_and_grads",
+    "numerical_gradient",
+    "to_torch",
+    "params_from_torch",
+    "grads_from_torch",
+    "gradient_step",
+    "adam_step",
+    "spectral_radius",
+    "set_spectral_radius",
+    "step_jacobian",
+    "jacobian_product",
+    "jacobian_norms",
+    "grad_norm",
+    "clip_grad_norm",
+    "temporal_xor",
+    "LSTM",
+    "LSTM_VARIANTS",
+    "lstm_cell",
+    "lstm_step",
+    "GRU",
+    "gru_cell",
+    "gru_step",
+    "adding_problem",
+    "train_adding",
+    "train_tagging",
+    "LeakyRNN",
+    "identity_init",
+    "input_sensitivity",
+    "EchoStateNetwork",
+    "reservoir_step",
+    "run_reservoir",
+    "ridge_readout",
+    "mackey_glass",
+    "future_token",
+    "BiLM",
+    "ScalarMix",
+    "bilm_loss",
+    "train_bilm",
+    "contextual_layers",
 ]

@@ -27,8 +27,14 @@ class StackedRecurrent(nn.Module):
     n_gates = 1
     n_states = 1
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
-                 bidirectional: bool = False, batch_first: bool = False) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        batch_first: bool = False,
+    ) -> None:
         super().__init__()
         self.input_size = check_int("input_size", input_size, low=1)
         self.hidden_size = check_int("hidden_size", hidden_size, low=1)
@@ -60,8 +66,9 @@ class StackedRecurrent(nn.Module):
 
     def layer_weights(self, layer: int, sfx: str = "") -> tuple[torch.Tensor, ...]:
         """The four torch.nn weights of one layer and direction: W_ih, W_hh, b_ih, b_hh."""
-        return tuple(getattr(self, f"{name}_l{layer}{sfx}")
-                     for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        return tuple(
+            getattr(self, f"{name}_l{layer}{sfx}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        )
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
@@ -76,8 +83,10 @@ class StackedRecurrent(nn.Module):
         if input.dim() not in (2, 3):
             raise ValueError(f"input must be 2-D (T, D) or 3-D, got shape {tuple(input.shape)}")
         if input.shape[-1] != self.input_size:
-            raise ValueError(f"input must have {self.input_size} features in its last dimension "
-                             f"(input_size), got shape {tuple(input.shape)}")
+            raise ValueError(
+                f"input must have {self.input_size} features in its last dimension "
+                f"(input_size), got shape {tuple(input.shape)}"
+            )
         if not input.is_floating_point():
             raise TypeError(f"input must be a floating-point tensor, got {input.dtype}")
         if input.dim() == 2:
@@ -98,8 +107,9 @@ class StackedRecurrent(nn.Module):
 
     # --- the stack -----------------------------------------------------------------------------
 
-    def _run_direction(self, x: torch.Tensor, init: tuple[torch.Tensor, ...], layer: int, sfx: str,
-                       reverse: bool) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    def _run_direction(
+        self, x: torch.Tensor, init: tuple[torch.Tensor, ...], layer: int, sfx: str, reverse: bool
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         raise NotImplementedError
 
     def _run(self, x: torch.Tensor, states: tuple[torch.Tensor, ...]):

@@ -16,7 +16,7 @@ hidden states come back as ``hs`` of length T + 1 with ``hs[0] = h_0``, so ``hs[
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -70,11 +70,16 @@ def check_params(params: Params) -> Params:
     missing = [k for k in PARAM_NAMES if k not in params]
     if missing:
         raise ValueError(f"params is missing {missing}; expected the keys {PARAM_NAMES}")
-    p = {k: as_finite_array(f"params['{k}']", params[k], 2 if k.startswith("weight") else 1)
-         for k in PARAM_NAMES}
+    p = {k: as_finite_array(f"params['{k}']", params[k], 2 if k.startswith("weight") else 1) for k in PARAM_NAMES}
     H, O = p["weight_hh"].shape[0], p["weight_hy"].shape[0]
-    expected = {"weight_ih": (H, p["weight_ih"].shape[1]), "weight_hh": (H, H), "bias_ih": (H,),
-                "bias_hh": (H,), "weight_hy": (O, H), "bias_y": (O,)}
+    expected = {
+        "weight_ih": (H, p["weight_ih"].shape[1]),
+        "weight_hh": (H, H),
+        "bias_ih": (H,),
+        "bias_hh": (H,),
+        "weight_hy": (O, H),
+        "bias_y": (O,),
+    }
     for k, shape in expected.items():
         if p[k].shape != shape:
             raise ValueError(f"params['{k}'] must have shape {shape} (H={H}, O={O}), got {p[k].shape}")
@@ -101,7 +106,9 @@ def _check_inputs(x, params: Params, h0) -> tuple[Array, Params, Array]:
 
 
 def init_rnn_params(
-    input_size: int, hidden_size: int, output_size: int,
+    input_size: int,
+    hidden_size: int,
+    output_size: int,
     random_state: int | np.random.Generator | None = None,
 ) -> Params:
     """Random weights, uniform in ±1/√H like torch.nn.RNN's and torch.nn.Linear(H, O)'s defaults."""
@@ -110,15 +117,20 @@ def init_rnn_params(
     O = check_int("output_size", output_size, low=1)
     rng = np.random.default_rng(random_state)
     bound = 1.0 / np.sqrt(H)
-    shapes = {"weight_ih": (H, D), "weight_hh": (H, H), "bias_ih": (H,), "bias_hh": (H,),
-              "weight_hy": (O, H), "bias_y": (O,)}
+    shapes = {
+        "weight_ih": (H, D),
+        "weight_hh": (H, H),
+        "bias_ih": (H,),
+        "bias_hh": (H,),
+        "weight_hy": (O, H),
+        "bias_y": (O,),
+    }
     return {k: rng.uniform(-bound, bound, size=s) for k, s in shapes.items()}
 
 
 def rnn_step(x_t: Array, h_prev: Array, params: Params) -> Array:
     """One step of Eq. (rnn-state): h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), rows as in torch."""
-    a_t = (x_t @ params["weight_ih"].T + params["bias_ih"]
-           + h_prev @ params["weight_hh"].T + params["bias_hh"])
+    a_t = x_t @ params["weight_ih"].T + params["bias_ih"] + h_prev @ params["weight_hh"].T + params["bias_hh"]
     return np.tanh(a_t)
 
 
@@ -142,13 +154,14 @@ def _check_targets(ys: Array, targets, loss: str) -> Array:
     if loss == "mse":
         targets = as_finite_array("targets", targets)
         if targets.shape != ys.shape:
-            raise ValueError(f"targets must have the shape of the outputs {ys.shape}, "
-                             f"got {targets.shape}")
+            raise ValueError(f"targets must have the shape of the outputs {ys.shape}, got {targets.shape}")
         return targets
     targets = np.asarray(targets)
     if targets.shape != ys.shape[:-1] or not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError(f"targets must be integer classes of shape {ys.shape[:-1]} for cross_entropy, "
-                         f"got {targets.dtype} {targets.shape}")
+        raise ValueError(
+            f"targets must be integer classes of shape {ys.shape[:-1]} for cross_entropy, "
+            f"got {targets.dtype} {targets.shape}"
+        )
     if targets.min() < 0 or targets.max() >= ys.shape[-1]:
         raise ValueError(f"targets must be classes in [0, {ys.shape[-1] - 1}]")
     return targets
@@ -194,8 +207,7 @@ def _check_backward_inputs(x, hs, dys, params: Params) -> tuple[Array, Array, Ar
     batch = x.shape[1:-1]
     H, O = p["weight_hh"].shape[0], p["weight_hy"].shape[0]
     if hs.shape != (len(x) + 1,) + batch + (H,):
-        raise ValueError(f"hs must have shape {(len(x) + 1,) + batch + (H,)} (h_0 to h_T), "
-                         f"got {hs.shape}")
+        raise ValueError(f"hs must have shape {(len(x) + 1,) + batch + (H,)} (h_0 to h_T), got {hs.shape}")
     if dys.shape != (len(x),) + batch + (O,):
         raise ValueError(f"dys must have shape {(len(x),) + batch + (O,)}, got {dys.shape}")
     return x, hs, dys, p
@@ -211,17 +223,17 @@ def rnn_backward(x: Array, hs: Array, dys: Array, params: Params) -> tuple[Param
     """BPTT, Eqs. (rnn-bptt-out) to (rnn-bptt-weights): gradients of all parameters and of h_0."""
     x, hs, dys, p = _check_backward_inputs(x, hs, dys, params)
     grads = {k: np.zeros_like(v) for k, v in p.items()}
-    grads["weight_hy"] = _outer_sum(dys, hs[1:])                 # Σ_t (∂L/∂y_t) h_tᵀ
+    grads["weight_hy"] = _outer_sum(dys, hs[1:])  # Σ_t (∂L/∂y_t) h_tᵀ
     grads["bias_y"] = dys.reshape(-1, dys.shape[-1]).sum(axis=0)  # Σ_t ∂L/∂y_t
-    dh_from_future = np.zeros_like(hs[0])                         # W_hhᵀ ε_{T+1} = 0
+    dh_from_future = np.zeros_like(hs[0])  # W_hhᵀ ε_{T+1} = 0
     for t in range(len(x), 0, -1):
-        delta_t = dys[t - 1] @ p["weight_hy"] + dh_from_future    # δ_t = ∂L/∂h_t
+        delta_t = dys[t - 1] @ p["weight_hy"] + dh_from_future  # δ_t = ∂L/∂h_t
         eps_t, dh_from_future = rnn_step_backward(delta_t, hs[t], p)
-        grads["weight_hh"] += _outer_sum(eps_t, hs[t - 1])        # ε_t h_{t-1}ᵀ
-        grads["weight_ih"] += _outer_sum(eps_t, x[t - 1])         # ε_t x_tᵀ
+        grads["weight_hh"] += _outer_sum(eps_t, hs[t - 1])  # ε_t h_{t-1}ᵀ
+        grads["weight_ih"] += _outer_sum(eps_t, x[t - 1])  # ε_t x_tᵀ
         grads["bias_ih"] += eps_t.reshape(-1, eps_t.shape[-1]).sum(axis=0)
-    grads["bias_hh"] = grads["bias_ih"].copy()                    # both biases enter a_t alike
-    return grads, dh_from_future                                  # W_hhᵀ ε_1 = ∂L/∂h_0
+    grads["bias_hh"] = grads["bias_ih"].copy()  # both biases enter a_t alike
+    return grads, dh_from_future  # W_hhᵀ ε_1 = ∂L/∂h_0
 
 
 def rnn_loss_and_grads(
@@ -275,8 +287,13 @@ def _check_torch_pair(rnn, readout) -> None:
     """A one-layer tanh torch.nn.RNN with biases, and a torch.nn.Linear readout."""
     import torch
 
-    if not isinstance(rnn, torch.nn.RNN) or rnn.num_layers != 1 or rnn.nonlinearity != "tanh" \
-            or rnn.bidirectional or not rnn.bias:
+    if (
+        not isinstance(rnn, torch.nn.RNN)
+        or rnn.num_layers != 1
+        or rnn.nonlinearity != "tanh"
+        or rnn.bidirectional
+        or not rnn.bias
+    ):
         raise ValueError("rnn must be a one-layer, one-direction torch.nn.RNN with tanh and biases")
     if not isinstance(readout, torch.nn.Linear) or readout.bias is None:
         raise ValueError("readout must be a torch.nn.Linear with a bias")

@@ -40,10 +40,15 @@ def check_input_gradient(fn) -> bool:
     rnn, readout = to_torch(params)
     xt = torch.from_numpy(x).requires_grad_()
     ys = readout(rnn(xt)[0])
-    (ys * torch.from_numpy(dys)).sum().backward()   # a loss whose ∂L/∂y_t is dys
-    return report_check("∂L/∂x_t for every t", answer, xt.grad.numpy(), rtol=1e-8, atol=1e-10,
-                        hint="∂L/∂x_t = W_ihᵀ ε_t, with ε_t = (1 − h_t²) ⊙ δ_t "
-                             "from the backward recursion.")
+    (ys * torch.from_numpy(dys)).sum().backward()  # a loss whose ∂L/∂y_t is dys
+    return report_check(
+        "∂L/∂x_t for every t",
+        answer,
+        xt.grad.numpy(),
+        rtol=1e-8,
+        atol=1e-10,
+        hint="∂L/∂x_t = W_ihᵀ ε_t, with ε_t = (1 − h_t²) ⊙ δ_t from the backward recursion.",
+    )
 
 
 __all__ += ["check_input_gradient"]
@@ -62,10 +67,15 @@ def check_jacobian_product(fn) -> bool:
         answer = call_or_none(fn, hs, params["weight_hh"], k)
         if answer is None:
             return False
-        ok &= report_check(f"∂h_T/∂h_k with T − k = {len(hs) - 1 - k}", answer,
-                           jacobian_product(hs, params["weight_hh"], k), rtol=1e-8, atol=1e-12,
-                           hint="Multiply diag(1 − h_t²) W_hh for t = k+1, …, T, the latest step "
-                                "on the left; with k = T the product is empty (the identity).")
+        ok &= report_check(
+            f"∂h_T/∂h_k with T − k = {len(hs) - 1 - k}",
+            answer,
+            jacobian_product(hs, params["weight_hh"], k),
+            rtol=1e-8,
+            atol=1e-12,
+            hint="Multiply diag(1 − h_t²) W_hh for t = k+1, …, T, the latest step "
+            "on the left; with k = T the product is empty (the identity).",
+        )
     return bool(ok)
 
 
@@ -86,9 +96,14 @@ def check_clip_grad_norm(fn) -> bool:
             return False
         expected, _ = clip_grad_norm(grads, max_norm)
         for key in grads:
-            ok &= report_check(f"{key}, {case}", answer[key], expected[key], rtol=1e-5, atol=1e-9,
-                               hint="One norm for all arrays together; scale every array by the same "
-                                    "factor min(1, max_norm / norm).")
+            ok &= report_check(
+                f"{key}, {case}",
+                answer[key],
+                expected[key],
+                rtol=1e-5,
+                atol=1e-9,
+                hint="One norm for all arrays together; scale every array by the same factor min(1, max_norm / norm).",
+            )
     return bool(ok)
 
 
@@ -130,8 +145,9 @@ def check_lstm_step(fn) -> bool:
         h_ref, c_ref = cell(x, (h, c))
     hint = "Split the pre-activations into i, f, g, o (in that order); c_t = f ⊙ c + i ⊙ g."
     ok = report_check("c_t", answer[1], c_ref.numpy(), rtol=1e-8, atol=1e-10, hint=hint)
-    ok &= report_check("h_t", answer[0], h_ref.numpy(), rtol=1e-8, atol=1e-10,
-                       hint="h_t = o ⊙ tanh(c_t), with the new cell state.")
+    ok &= report_check(
+        "h_t", answer[0], h_ref.numpy(), rtol=1e-8, atol=1e-10, hint="h_t = o ⊙ tanh(c_t), with the new cell state."
+    )
     return bool(ok)
 
 
@@ -148,9 +164,14 @@ def check_gru_step(fn) -> bool:
         return False
     with torch.no_grad():
         expected = cell(x, h).numpy()
-    return report_check("h_t", answer, expected, rtol=1e-8, atol=1e-10,
-                        hint="torch applies r to (W_hn h + b_hn), after the product, and mixes "
-                             "h_t = (1 − z) ⊙ n + z ⊙ h.")
+    return report_check(
+        "h_t",
+        answer,
+        expected,
+        rtol=1e-8,
+        atol=1e-10,
+        hint="torch applies r to (W_hn h + b_hn), after the product, and mixes h_t = (1 − z) ⊙ n + z ⊙ h.",
+    )
 
 
 __all__ += ["check_lstm_step", "check_gru_step"]
@@ -174,10 +195,14 @@ def check_reservoir_step(fn) -> bool:
         answer = call_or_none(fn, x.copy(), u, W_in, W_res, bias, leak_rate)
         if answer is None:
             return False
-        ok &= report_check(f"x_t with leak rate {leak_rate}", answer,
-                           reservoir_step(x, u, W_in, W_res, bias, leak_rate), rtol=1e-10, atol=1e-12,
-                           hint="Mix the old state and the new tanh: (1 − α) x_{t−1} + α tanh(W_in u_t + "
-                                "W_res x_{t−1} + b).")
+        ok &= report_check(
+            f"x_t with leak rate {leak_rate}",
+            answer,
+            reservoir_step(x, u, W_in, W_res, bias, leak_rate),
+            rtol=1e-10,
+            atol=1e-12,
+            hint="Mix the old state and the new tanh: (1 − α) x_{t−1} + α tanh(W_in u_t + W_res x_{t−1} + b).",
+        )
     return bool(ok)
 
 
@@ -201,7 +226,7 @@ def check_bidirectional(fn) -> bool:
     torch_state = torch.random.get_rng_state()
     forward, backward = torch.nn.GRU(D, H).double(), torch.nn.GRU(D, H).double()
     both = torch.nn.GRU(D, H, bidirectional=True).double()
-    torch.random.set_rng_state(torch_state)     # the reader's global random stream is left as it was
+    torch.random.set_rng_state(torch_state)  # the reader's global random stream is left as it was
     with torch.no_grad():
         for p in (*forward.parameters(), *backward.parameters()):
             p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64))
@@ -215,9 +240,15 @@ def check_bidirectional(fn) -> bool:
         answer = answer.detach().cpu().numpy()
     with torch.no_grad():
         expected = both(x)[0].numpy()
-    return report_check("bidirectional output", answer, expected, rtol=1e-8, atol=1e-10,
-                        hint="Run `backward` on x flipped in time, flip its output back, and put the "
-                             "forward output first: torch.cat([fwd, bwd], dim=-1).")
+    return report_check(
+        "bidirectional output",
+        answer,
+        expected,
+        rtol=1e-8,
+        atol=1e-10,
+        hint="Run `backward` on x flipped in time, flip its output back, and put the "
+        "forward output first: torch.cat([fwd, bwd], dim=-1).",
+    )
 
 
 __all__ += ["check_bidirectional"]
@@ -249,9 +280,15 @@ def check_scalar_mix(fn) -> bool:
         mix.scalar_parameters.copy_(w)
         mix.gamma.copy_(gamma)
         expected = mix(layers).numpy()
-    return report_check("ELMo mix of 3 layers", answer, expected, rtol=1e-8, atol=1e-10,
-                        hint="Normalise w with a softmax (not by its sum), weight layer j by s_j, add over "
-                             "layers (dim 0), then multiply by gamma.")
+    return report_check(
+        "ELMo mix of 3 layers",
+        answer,
+        expected,
+        rtol=1e-8,
+        atol=1e-10,
+        hint="Normalise w with a softmax (not by its sum), weight layer j by s_j, add over "
+        "layers (dim 0), then multiply by gamma.",
+    )
 
 
 __all__ += ["check_scalar_mix"]

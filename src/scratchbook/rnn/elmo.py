@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -26,15 +26,32 @@ from scratchbook.rnn.lstm import LSTM
 from scratchbook.utils import torch_threads
 
 __all__ = [
-    "SPECIALS", "pydoc_topics", "tokenize", "quote_labels", "build_vocab", "encode", "decode",
-    "BiLM", "ScalarMix", "MixProbe", "bilm_loss", "train_bilm", "perplexities", "unigram_perplexity",
-    "contextual_layers", "window_features", "train_probe", "probe_accuracy", "save_bilm", "load_bilm",
+    "SPECIALS",
+    "pydoc_topics",
+    "tokenize",
+    "quote_labels",
+    "build_vocab",
+    "encode",
+    "decode",
+    "BiLM",
+    "ScalarMix",
+    "MixProbe",
+    "bilm_loss",
+    "train_bilm",
+    "perplexities",
+    "unigram_perplexity",
+    "contextual_layers",
+    "window_features",
+    "train_probe",
+    "probe_accuracy",
+    "save_bilm",
+    "load_bilm",
 ]
 
 SPECIALS = ("<unk>", "<bos>", "<eos>")
 _PARAGRAPH = re.compile(r"\n\s*\n")
-_TOKEN = re.compile(r"[a-z_][a-z0-9_]*|[0-9]+|[^\sa-z0-9_]")   # words, numbers, one-character punctuation
-_RULE = re.compile(r"^\s*[*=\-^~+|]{3,}[*=\-^~+| ]*$")        # heading underlines, table borders
+_TOKEN = re.compile(r"[a-z_][a-z0-9_]*|[0-9]+|[^\sa-z0-9_]")  # words, numbers, one-character punctuation
+_RULE = re.compile(r"^\s*[*=\-^~+|]{3,}[*=\-^~+| ]*$")  # heading underlines, table borders
 
 
 # --- the corpus and its tokens --------------------------------------------------------------------
@@ -59,8 +76,11 @@ def pydoc_topics(split: str = "all", holdout_every: int = 5) -> dict[str, str]:
     if split == "heldout":
         return {name: topics[name] for name in held}
     seen = {p.strip() for name in held for p in _PARAGRAPH.split(topics[name]) if p.strip()}
-    return {name: "\n\n".join(p for p in _PARAGRAPH.split(topics[name]) if p.strip() not in seen)
-            for name in names if name not in held}
+    return {
+        name: "\n\n".join(p for p in _PARAGRAPH.split(topics[name]) if p.strip() not in seen)
+        for name in names
+        if name not in held
+    }
 
 
 def _check_text(text) -> str:
@@ -103,8 +123,9 @@ def build_vocab(token_lists: list[list[str]], max_size: int = 4000, min_count: i
     if not isinstance(token_lists, (list, tuple)) or not all(isinstance(t, (list, tuple)) for t in token_lists):
         raise TypeError("token_lists must be a list of token lists")
     counts = Counter(token for tokens in token_lists for token in tokens)
-    ranked = sorted((t for t, c in counts.items() if c >= min_count and t not in SPECIALS),
-                    key=lambda t: (-counts[t], t))
+    ranked = sorted(
+        (t for t, c in counts.items() if c >= min_count and t not in SPECIALS), key=lambda t: (-counts[t], t)
+    )
     return [*SPECIALS, *ranked[: max_size - len(SPECIALS)]]
 
 
@@ -141,8 +162,9 @@ class BiLM(nn.Module):
     ``lstm`` is the LSTM class (ours, or ``torch.nn.LSTM``): the state dicts are the same.
     """
 
-    def __init__(self, vocab_size: int, embedding_dim: int = 128, num_layers: int = 2, dropout: float = 0.1,
-                 lstm: type = LSTM) -> None:
+    def __init__(
+        self, vocab_size: int, embedding_dim: int = 128, num_layers: int = 2, dropout: float = 0.1, lstm: type = LSTM
+    ) -> None:
         super().__init__()
         self.vocab_size = check_int("vocab_size", vocab_size, low=len(SPECIALS) + 1)
         self.embedding_dim = check_int("embedding_dim", embedding_dim, low=1)
@@ -175,11 +197,11 @@ class BiLM(nn.Module):
         x = self.embedding(self._check_tokens(tokens))
         forward, backward = [], []
         for lstms, states, flip in ((self.forward_lstms, forward, False), (self.backward_lstms, backward, True)):
-            h = x.flip(1) if flip else x                       # the backward LM reads the reversed sequence
+            h = x.flip(1) if flip else x  # the backward LM reads the reversed sequence
             for j, lstm in enumerate(lstms):
                 out = lstm(self._drop(h))[0]
-                h = out + h if j > 0 else out                  # residual from layer 2 on
-                states.append(h.flip(1) if flip else h)        # back in the original order
+                h = out + h if j > 0 else out  # residual from layer 2 on
+                states.append(h.flip(1) if flip else h)  # back in the original order
         return x, forward, backward
 
     def layers(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -227,12 +249,22 @@ def _windows(ids: np.ndarray, length: int) -> np.ndarray:
     """
     starts = np.arange(0, len(ids) - 1, length - 1)
     starts = starts[starts + length <= len(ids)]
-    return np.stack([ids[s: s + length] for s in starts])
+    return np.stack([ids[s : s + length] for s in starts])
 
 
-def train_bilm(model: BiLM, ids, steps: int = 100, batch_size: int = 32, length: int = 64, lr: float = 3e-3,
-               clip_norm: float | None = 1.0, random_state: int = 0, num_threads: int | None = 1,
-               progress: bool = True, callback: Callable[[int, float], None] | None = None) -> dict:
+def train_bilm(
+    model: BiLM,
+    ids,
+    steps: int = 100,
+    batch_size: int = 32,
+    length: int = 64,
+    lr: float = 3e-3,
+    clip_norm: float | None = 1.0,
+    random_state: int = 0,
+    num_threads: int | None = 1,
+    progress: bool = True,
+    callback: Callable[[int, float], None] | None = None,
+) -> dict:
     """Train ``model`` with Adam on random windows of the token stream ``ids``; returns the loss ``history``.
 
     Each step draws ``batch_size`` windows of ``length`` tokens and takes one step on
@@ -285,7 +317,7 @@ def perplexities(model: BiLM, ids, length: int = 64, batch_size: int = 256) -> t
     model.eval()
     totals = np.zeros(2)
     for i in range(0, len(windows), batch_size):
-        batch = torch.as_tensor(windows[i: i + batch_size], device=device)
+        batch = torch.as_tensor(windows[i : i + batch_size], device=device)
         totals += len(batch) * np.array([loss.item() for loss in bilm_loss(model, batch, per_direction=True)])
     model.train(was_training)
     return tuple(float(v) for v in np.exp(totals / len(windows)))
@@ -315,8 +347,8 @@ def contextual_layers(model: BiLM, ids, length: int = 64) -> torch.Tensor:
         batch = torch.as_tensor(ids[: n_full * length].reshape(n_full, length), device=device)
         parts.append(model.layers(batch).flatten(1, 2))
     if len(ids) - n_full * length >= 2:
-        parts.append(model.layers(torch.as_tensor(ids[n_full * length:], device=device)[None])[:, 0])
-    elif len(ids) > n_full * length:   # one token left over: read it with the token before it
+        parts.append(model.layers(torch.as_tensor(ids[n_full * length :], device=device)[None])[:, 0])
+    elif len(ids) > n_full * length:  # one token left over: read it with the token before it
         parts.append(model.layers(torch.as_tensor(ids[-2:], device=device)[None])[:, 0, 1:])
     model.train(was_training)
     return torch.cat(parts, dim=1)
@@ -330,9 +362,9 @@ def window_features(embeddings: torch.Tensor, ids, width: int = 2) -> torch.Tens
     ids = _check_ids("ids", ids, minimum=1)
     if ids.min() < 0 or ids.max() >= embeddings.shape[0]:
         raise ValueError(f"ids must lie in [0, {embeddings.shape[0]}), the rows of embeddings")
-    x = embeddings.detach()[torch.as_tensor(ids, device=embeddings.device)]              # n × E
-    padded = nn.functional.pad(x, (0, 0, width, width))                                   # (n + 2·width) × E
-    return torch.cat([padded[j: j + len(ids)] for j in range(2 * width + 1)], dim=1)  # n × (2·width+1)·E
+    x = embeddings.detach()[torch.as_tensor(ids, device=embeddings.device)]  # n × E
+    padded = nn.functional.pad(x, (0, 0, width, width))  # (n + 2·width) × E
+    return torch.cat([padded[j : j + len(ids)] for j in range(2 * width + 1)], dim=1)  # n × (2·width+1)·E
 
 
 # --- the task-specific mix and a probe ------------------------------------------------------------
@@ -386,8 +418,16 @@ def _check_probe_data(layers, labels) -> tuple[torch.Tensor, torch.Tensor]:
     return layers, labels
 
 
-def train_probe(layers: torch.Tensor, labels, n_classes: int = 2, steps: int = 300, lr: float = 0.05,
-                weight_decay: float = 1e-4, random_state: int = 0, num_threads: int | None = 1) -> MixProbe:
+def train_probe(
+    layers: torch.Tensor,
+    labels,
+    n_classes: int = 2,
+    steps: int = 300,
+    lr: float = 0.05,
+    weight_decay: float = 1e-4,
+    random_state: int = 0,
+    num_threads: int | None = 1,
+) -> MixProbe:
     """A :class:`MixProbe` on frozen ``layers`` (J×n×D), trained by full-batch Adam on the cross-entropy.
 
     Positions whose label is −1 are ignored. With one layer (``layers[:1]``) it is a plain linear
@@ -432,10 +472,14 @@ def save_bilm(model: BiLM, vocab: list[str], path: str | Path, info: dict | None
     if len(vocab) != model.vocab_size:
         raise ValueError(f"vocab must have vocab_size = {model.vocab_size} tokens, got {len(vocab)}")
     state = {k: (v.half() if half else v).cpu().clone() for k, v in model.state_dict().items()}
-    config = {"vocab_size": model.vocab_size, "embedding_dim": model.embedding_dim,
-              "num_layers": model.num_layers, "dropout": model.dropout}
+    config = {
+        "vocab_size": model.vocab_size,
+        "embedding_dim": model.embedding_dim,
+        "num_layers": model.num_layers,
+        "dropout": model.dropout,
+    }
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    info = json.loads(json.dumps(dict(info or {}), default=str))   # plain types only, for weights_only loading
+    info = json.loads(json.dumps(dict(info or {}), default=str))  # plain types only, for weights_only loading
     torch.save({"state_dict": state, "vocab": [str(t) for t in vocab], "config": config, "info": info}, path)
 
 

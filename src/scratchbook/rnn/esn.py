@@ -25,8 +25,9 @@ def reservoir_step(x_prev: Array, u: Array, W_in: Array, W_res: Array, bias: Arr
     return (1.0 - leak_rate) * x_prev + leak_rate * np.tanh(W_in @ u + W_res @ x_prev + bias)
 
 
-def run_reservoir(U: Array, W_in: Array, W_res: Array, bias: Array, leak_rate: float = 1.0,
-                  x0: Array | None = None) -> Array:
+def run_reservoir(
+    U: Array, W_in: Array, W_res: Array, bias: Array, leak_rate: float = 1.0, x0: Array | None = None
+) -> Array:
     """The reservoir states x_1, …, x_T (shape (T, N)) driven by the inputs U (T, D) from x_0 (zeros if None)."""
     U = as_finite_array("U", U, 2)
     x = np.zeros(W_res.shape[0]) if x0 is None else as_finite_array("x0", x0, 1)
@@ -48,7 +49,7 @@ def ridge_readout(Z: Array, Y: Array, ridge: float) -> tuple[Array, Array]:
     z_mean, y_mean = Z.mean(axis=0), Y.mean(axis=0)
     Zc, Yc = Z - z_mean, Y - y_mean
     gram = Zc.T @ Zc + ridge * np.eye(Z.shape[1])
-    W_out = np.linalg.solve(gram, Zc.T @ Yc).T          # gram is symmetric: solve instead of inverting
+    W_out = np.linalg.solve(gram, Zc.T @ Yc).T  # gram is symmetric: solve instead of inverting
     return W_out, y_mean - W_out @ z_mean
 
 
@@ -64,9 +65,16 @@ class EchoStateNetwork(BaseEstimator):
     ``W_out_`` (O, D + N), ``b_out_`` (O,), ``n_features_in_``.
     """
 
-    def __init__(self, n_reservoir: int = 200, spectral_radius: float = 0.9, leak_rate: float = 1.0,
-                 input_scaling: float = 1.0, ridge: float = 1e-6, washout: int = 100,
-                 random_state: int | None = None) -> None:
+    def __init__(
+        self,
+        n_reservoir: int = 200,
+        spectral_radius: float = 0.9,
+        leak_rate: float = 1.0,
+        input_scaling: float = 1.0,
+        ridge: float = 1e-6,
+        washout: int = 100,
+        random_state: int | None = None,
+    ) -> None:
         self.n_reservoir = n_reservoir
         self.spectral_radius = spectral_radius
         self.leak_rate = leak_rate
@@ -96,7 +104,7 @@ class EchoStateNetwork(BaseEstimator):
         states = run_reservoir(X, self.W_in_, self.W_res_, self.bias_, self.leak_rate)
         return np.hstack([X, states])
 
-    def fit(self, X: Array, Y: Array) -> "EchoStateNetwork":
+    def fit(self, X: Array, Y: Array) -> EchoStateNetwork:
         """Drive the reservoir with X (T, D) and fit the ridge readout to Y (T,) or (T, O) after the washout."""
         self._check_params()
         X = as_finite_array("X", X, 2)
@@ -109,8 +117,8 @@ class EchoStateNetwork(BaseEstimator):
         Y2 = Y.reshape(len(Y), -1)
         self.n_features_in_ = X.shape[1]
         self._init_reservoir(X.shape[1])
-        Z = self._features(X)[self.washout:]
-        self.W_out_, self.b_out_ = ridge_readout(Z, Y2[self.washout:], self.ridge)
+        Z = self._features(X)[self.washout :]
+        self.W_out_, self.b_out_ = ridge_readout(Z, Y2[self.washout :], self.ridge)
         return self
 
     def transform(self, X: Array) -> Array:

@@ -82,7 +82,7 @@ def jacobian_norms(hs: Array, weight_hh: Array, ord: int | float | str = 2) -> A
     T = len(hs) - 1
     product, norms = np.eye(W.shape[0]), [np.linalg.norm(np.eye(W.shape[0]), ord)]
     for s in range(T, 0, -1):
-        product = product @ step_jacobian(hs[s], W)   # ∂h_T/∂h_{s-1} = (∂h_T/∂h_s) J_s
+        product = product @ step_jacobian(hs[s], W)  # ∂h_T/∂h_{s-1} = (∂h_T/∂h_s) J_s
         norms.append(np.linalg.norm(product, ord))
     return np.array(norms)
 
@@ -103,9 +103,7 @@ def grad_norm(grads: dict[str, Array], norm_type: float = 2.0) -> float:
     return float(np.linalg.norm(norms, norm_type))
 
 
-def clip_grad_norm(
-    grads: dict[str, Array], max_norm: float, norm_type: float = 2.0
-) -> tuple[dict[str, Array], float]:
+def clip_grad_norm(grads: dict[str, Array], max_norm: float, norm_type: float = 2.0) -> tuple[dict[str, Array], float]:
     """Rescale the gradients to norm ``max_norm`` when larger, Eq. (vg-clip).
 
     Returns new arrays and the norm before clipping. As in ``torch.nn.utils.clip_grad_norm_``, the

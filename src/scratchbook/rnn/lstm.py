@@ -16,21 +16,26 @@ from scratchbook.rnn._stacked import StackedRecurrent
 __all__ = ["VARIANTS", "LSTM", "lstm_cell", "lstm_step", "LSTMLayerFunction"]
 
 VARIANTS = (
-    "vanilla",               # torch.nn.LSTM: input, forget and output gates, no peepholes
-    "no_forget_gate",        # Hochreiter & Schmidhuber 1997: f ≡ 1
-    "peephole",              # Gers, Schraudolph & Schmidhuber 2002: gates see the cell
-    "no_input_gate",         # i ≡ 1
-    "no_output_gate",        # o ≡ 1
-    "no_input_activation",   # g = z_g, no tanh on the cell input
+    "vanilla",  # torch.nn.LSTM: input, forget and output gates, no peepholes
+    "no_forget_gate",  # Hochreiter & Schmidhuber 1997: f ≡ 1
+    "peephole",  # Gers, Schraudolph & Schmidhuber 2002: gates see the cell
+    "no_input_gate",  # i ≡ 1
+    "no_output_gate",  # o ≡ 1
+    "no_input_activation",  # g = z_g, no tanh on the cell input
     "no_output_activation",  # h = o ⊙ c, no tanh on the cell output
-    "coupled",               # f = 1 − i (coupled input and forget gate)
+    "coupled",  # f = 1 − i (coupled input and forget gate)
     "full_gate_recurrence",  # i, f, o also see the previous step's i, f, o
 )
 
 
-def lstm_cell(pre: torch.Tensor, c: torch.Tensor, variant: str = "vanilla",
-              weight_peep: torch.Tensor | None = None, weight_gate: torch.Tensor | None = None,
-              prev_gates: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def lstm_cell(
+    pre: torch.Tensor,
+    c: torch.Tensor,
+    variant: str = "vanilla",
+    weight_peep: torch.Tensor | None = None,
+    weight_gate: torch.Tensor | None = None,
+    prev_gates: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One LSTM step from the pre-activations ``pre`` (B×4H, gates i, f, g, o); returns h, c, gates.
 
     Implements Eqs. (lstm-gates)–(lstm-hidden) of chapter 4 and the variants of Table (lstm-variants):
@@ -44,9 +49,9 @@ def lstm_cell(pre: torch.Tensor, c: torch.Tensor, variant: str = "vanilla",
     if weight_peep is None and weight_gate is None:
         i, f, _, o = torch.sigmoid(pre).chunk(4, dim=-1)  # Eq. (lstm-gates), one call (g's block unused)
     else:
-        if weight_peep is not None:                     # peepholes: i and f look at c_{t-1}
+        if weight_peep is not None:  # peepholes: i and f look at c_{t-1}
             z_i, z_f = z_i + weight_peep[0] * c, z_f + weight_peep[1] * c
-        if weight_gate is not None:                     # full gate recurrence: i, f, o see i, f, o of t−1
+        if weight_gate is not None:  # full gate recurrence: i, f, o see i, f, o of t−1
             r_i, r_f, r_o = (prev_gates @ weight_gate.T).chunk(3, dim=-1)
             z_i, z_f, z_o = z_i + r_i, z_f + r_f, z_o + r_o
         i, f = torch.sigmoid(z_i), torch.sigmoid(z_f)
@@ -57,21 +62,28 @@ def lstm_cell(pre: torch.Tensor, c: torch.Tensor, variant: str = "vanilla",
     elif variant == "coupled":
         f = 1 - i
     g = z_g if variant == "no_input_activation" else torch.tanh(z_g)
-    c = torch.addcmul(f * c, i, g)                      # the cell: Eq. (lstm-cell)
-    if weight_peep is not None:                         # the output gate looks at the new c_t
+    c = torch.addcmul(f * c, i, g)  # the cell: Eq. (lstm-cell)
+    if weight_peep is not None:  # the output gate looks at the new c_t
         o = torch.sigmoid(z_o + weight_peep[2] * c)
     elif weight_gate is not None:
         o = torch.sigmoid(z_o)
     if variant == "no_output_gate":
         o = torch.ones_like(o)
-    h = o * c if variant == "no_output_activation" else o * torch.tanh(c)   # Eq. (lstm-hidden)
+    h = o * c if variant == "no_output_activation" else o * torch.tanh(c)  # Eq. (lstm-hidden)
     gates = torch.cat([i, f, o], dim=-1) if weight_gate is not None else None
     return h, c, gates
 
 
-def lstm_step(x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, weight_ih: torch.Tensor,
-              weight_hh: torch.Tensor, bias_ih: torch.Tensor, bias_hh: torch.Tensor,
-              variant: str = "vanilla") -> tuple[torch.Tensor, torch.Tensor]:
+def lstm_step(
+    x: torch.Tensor,
+    h: torch.Tensor,
+    c: torch.Tensor,
+    weight_ih: torch.Tensor,
+    weight_hh: torch.Tensor,
+    bias_ih: torch.Tensor,
+    bias_hh: torch.Tensor,
+    variant: str = "vanilla",
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One step of a vanilla (or gate-removing) LSTM from x_t, h_{t-1}, c_{t-1}; returns h_t, c_t."""
     pre = x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh
     h, c, _ = lstm_cell(pre, c, check_option("variant", variant, VARIANTS))
@@ -91,9 +103,9 @@ class LSTMLayerFunction(torch.autograd.Function):
     def forward(ctx, x_part, h0, c0, weight_hh, reverse=False):
         """Run the loop over time without a graph; keep the gates, cells and states for backward."""
         T, H = x_part.shape[0], h0.shape[-1]
-        gates = torch.empty_like(x_part)                      # i, f, g, o of every step
-        cells = x_part.new_empty((T + 1,) + c0.shape)         # c_{t-1} for every t, and c_T
-        hs = x_part.new_empty((T + 1,) + h0.shape)            # h_{t-1} for every t, and h_T
+        gates = torch.empty_like(x_part)  # i, f, g, o of every step
+        cells = x_part.new_empty((T + 1,) + c0.shape)  # c_{t-1} for every t, and c_T
+        hs = x_part.new_empty((T + 1,) + h0.shape)  # h_{t-1} for every t, and h_T
         order = range(T - 1, -1, -1) if reverse else range(T)
         h, c = h0, c0
         for k, t in enumerate(order):
@@ -101,10 +113,10 @@ class LSTMLayerFunction(torch.autograd.Function):
             z = torch.addmm(x_part[t], h, weight_hh.T)
             gate = gates[t]
             torch.sigmoid(z, out=gate)
-            torch.tanh(z[:, 2 * H:3 * H], out=gate[:, 2 * H:3 * H])
+            torch.tanh(z[:, 2 * H : 3 * H], out=gate[:, 2 * H : 3 * H])
             i, f, g, o = gate.chunk(4, dim=-1)
-            c = torch.addcmul(f * c, i, g)                    # Eq. (lstm-cell)
-            h = o * torch.tanh(c)                             # Eq. (lstm-hidden)
+            c = torch.addcmul(f * c, i, g)  # Eq. (lstm-cell)
+            h = o * torch.tanh(c)  # Eq. (lstm-hidden)
         hs[T], cells[T] = h, c
         out = hs[1:].flip(0) if reverse else hs[1:]
         ctx.save_for_backward(gates, cells, hs, weight_hh)
@@ -116,24 +128,24 @@ class LSTMLayerFunction(torch.autograd.Function):
     def backward(ctx, grad_out, grad_h, grad_c):
         """Eqs. (lstm-bptt): one walk back through time, then one product each for W_hh and x_part."""
         gates, cells, hs, weight_hh = ctx.saved_tensors
-        T, H = gates.shape[0], weight_hh.shape[1]
+        T = gates.shape[0]
         order = list(range(T - 1, -1, -1)) if ctx.reverse else list(range(T))
         if ctx.reverse:
             grad_out = grad_out.flip(0)
-        dpre = torch.empty_like(gates)                        # ∂L/∂z_t, in processing order
+        dpre = torch.empty_like(gates)  # ∂L/∂z_t, in processing order
         dh, dc = grad_h.clone(), grad_c.clone()
         for k in range(T - 1, -1, -1):
             i, f, g, o = gates[order[k]].chunk(4, dim=-1)
             dh = dh + grad_out[k]
             tanh_c = torch.tanh(cells[k + 1])
-            dc = dc + dh * o * (1 - tanh_c * tanh_c)          # through h = o tanh(c)
+            dc = dc + dh * o * (1 - tanh_c * tanh_c)  # through h = o tanh(c)
             d_i, d_f, d_g, d_o = dpre[k].chunk(4, dim=-1)
             torch.mul(dc * g, i * (1 - i), out=d_i)
             torch.mul(dc * cells[k], f * (1 - f), out=d_f)
             torch.mul(dc * i, 1 - g * g, out=d_g)
             torch.mul(dh * tanh_c, o * (1 - o), out=d_o)
-            dc = dc * f                                       # the constant error carousel
-            dh = dpre[k] @ weight_hh                          # back to h_{t-1}
+            dc = dc * f  # the constant error carousel
+            dh = dpre[k] @ weight_hh  # back to h_{t-1}
         flat = dpre.reshape(T * dpre.shape[1], -1)
         grad_w = flat.T @ hs[:-1].reshape(T * hs.shape[1], -1)
         grad_x = dpre.flip(0) if ctx.reverse else dpre
@@ -153,8 +165,15 @@ class LSTM(StackedRecurrent):
     n_states = 2
     fused = True  #: the vanilla variant runs :class:`LSTMLayerFunction` (False: plain autograd)
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
-                 batch_first: bool = False, variant: str = "vanilla") -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        batch_first: bool = False,
+        variant: str = "vanilla",
+    ) -> None:
         self.variant = check_option("variant", variant, VARIANTS)
         super().__init__(input_size, hidden_size, num_layers, bidirectional, batch_first)
         self.reset_parameters()
@@ -186,14 +205,14 @@ class LSTM(StackedRecurrent):
         weight_ih, weight_hh, bias_ih, bias_hh = self.layer_weights(layer, sfx)
         peep = getattr(self, f"weight_peep_l{layer}{sfx}", None)
         gate = getattr(self, f"weight_gate_l{layer}{sfx}", None)
-        x_part = torch.matmul(x, weight_ih.T) + (bias_ih + bias_hh)   # all steps at once: T×B×4H
+        x_part = torch.matmul(x, weight_ih.T) + (bias_ih + bias_hh)  # all steps at once: T×B×4H
         h, c = init
-        if self.variant == "vanilla" and self.fused:                   # the same, backward by hand
+        if self.variant == "vanilla" and self.fused:  # the same, backward by hand
             out, h, c = LSTMLayerFunction.apply(x_part, h, c, weight_hh, reverse)
             return out, (h, c)
         gates = x.new_zeros(x.shape[1], 3 * self.hidden_size) if gate is not None else None
         outs = [None] * len(x)
-        for t in (reversed(range(len(x))) if reverse else range(len(x))):
+        for t in reversed(range(len(x))) if reverse else range(len(x)):
             pre = torch.addmm(x_part[t], h, weight_hh.T)
             h, c, gates = lstm_cell(pre, c, self.variant, peep, gate, gates)
             outs[t] = h

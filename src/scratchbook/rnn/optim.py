@@ -31,8 +31,13 @@ def gradient_step(params: dict[str, Array], grads: dict[str, Array], lr: float) 
 
 
 def adam_step(
-    params: dict[str, Array], grads: dict[str, Array], state: dict | None = None, *,
-    lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+    params: dict[str, Array],
+    grads: dict[str, Array],
+    state: dict | None = None,
+    *,
+    lr: float = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
 ) -> tuple[dict[str, Array], dict]:
     """One Adam step with bias-corrected moment estimates (torch.optim.Adam); returns params and state.
 
@@ -44,8 +49,11 @@ def adam_step(
     beta2 = check_real("betas[1]", betas[1], low=0.0, high=1.0)
     eps = check_real("eps", eps, low=0.0)
     if state is None:
-        state = {"step": 0, "m": {k: np.zeros_like(v) for k, v in params.items()},
-                 "v": {k: np.zeros_like(v) for k, v in params.items()}}
+        state = {
+            "step": 0,
+            "m": {k: np.zeros_like(v) for k, v in params.items()},
+            "v": {k: np.zeros_like(v) for k, v in params.items()},
+        }
     step = state["step"] + 1
     m = {k: beta1 * state["m"][k] + (1 - beta1) * grads[k] for k in params}
     v = {k: beta2 * state["v"][k] + (1 - beta2) * grads[k] ** 2 for k in params}

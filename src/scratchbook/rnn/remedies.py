@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 import torch
 from torch import nn
 
@@ -28,8 +27,14 @@ class LeakyRNN(nn.Module):
     takes T×B×D and returns ``output`` (T×B×H) and ``h_n`` (1×B×H) like ``torch.nn.RNN``.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh",
-                 leak_rate: float = 1.0, delays: tuple[int, ...] = (1,)) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        nonlinearity: str = "tanh",
+        leak_rate: float = 1.0,
+        delays: tuple[int, ...] = (1,),
+    ) -> None:
         super().__init__()
         self.input_size = check_int("input_size", input_size, low=1)
         self.hidden_size = check_int("hidden_size", hidden_size, low=1)
@@ -68,7 +73,7 @@ class LeakyRNN(nn.Module):
         phi = torch.tanh if self.nonlinearity == "tanh" else torch.relu
         weights = self.recurrent_weights()
         x_part = torch.matmul(input, self.weight_ih_l0.T) + (self.bias_ih_l0 + self.bias_hh_l0)
-        past = [input.new_zeros(B, H)] * (max(self.delays) - 1) + [h]   # past[-d] is h_{t−d}
+        past = [input.new_zeros(B, H)] * (max(self.delays) - 1) + [h]  # past[-d] is h_{t−d}
         outs = []
         for t in range(T):
             pre = x_part[t]
@@ -80,8 +85,9 @@ class LeakyRNN(nn.Module):
         return torch.stack(outs), h.unsqueeze(0)
 
 
-def identity_init(rnn: nn.Module, scale: float = 1.0, input_std: float = 1e-3,
-                  generator: torch.Generator | None = None) -> nn.Module:
+def identity_init(
+    rnn: nn.Module, scale: float = 1.0, input_std: float = 1e-3, generator: torch.Generator | None = None
+) -> nn.Module:
     """Le et al.'s IRNN initialisation, in place: W_hh = scale · I, zero biases, W_ih ~ N(0, input_std²).
 
     Works on any module with torch.nn.RNN's layer-0 names (``torch.nn.RNN``, :class:`LeakyRNN`);

@@ -50,8 +50,15 @@ def adding_problem(
 
 
 def mackey_glass(
-    n_steps: int, tau: float = 17.0, beta: float = 0.2, gamma: float = 0.1, n: float = 10.0,
-    dt: float = 0.1, sample_every: int = 10, burn_in: int = 500, x0: float = 1.2,
+    n_steps: int,
+    tau: float = 17.0,
+    beta: float = 0.2,
+    gamma: float = 0.1,
+    n: float = 10.0,
+    dt: float = 0.1,
+    sample_every: int = 10,
+    burn_in: int = 500,
+    x0: float = 1.2,
     random_state: int | np.random.Generator | None = None,
 ) -> np.ndarray:
     """A Mackey–Glass series of ``n_steps`` samples, Eq. (esn-mackey-glass) of chapter 3, shape (n_steps,).
@@ -70,11 +77,11 @@ def mackey_glass(
     sample_every = check_int("sample_every", sample_every, low=1)
     burn_in = check_int("burn_in", burn_in, low=0)
     x0 = check_real("x0", x0, low=0.0, strict_low=True)
-    lag = max(1, int(round(tau / dt)))           # the delay in Euler steps
+    lag = max(1, int(round(tau / dt)))  # the delay in Euler steps
     rng = np.random.default_rng(random_state)
     total = (n_steps + burn_in) * sample_every
     x = np.empty(lag + total + 1)
-    x[: lag + 1] = x0 + 0.01 * rng.standard_normal(lag + 1)   # the initial history on [−τ, 0]
+    x[: lag + 1] = x0 + 0.01 * rng.standard_normal(lag + 1)  # the initial history on [−τ, 0]
     for t in range(lag, lag + total):
         delayed = x[t - lag]
         x[t + 1] = x[t] + dt * (beta * delayed / (1.0 + delayed**n) - gamma * x[t])
@@ -82,7 +89,10 @@ def mackey_glass(
 
 
 def future_token(
-    n_sequences: int, length: int, shift: int = 3, n_symbols: int = 4,
+    n_sequences: int,
+    length: int,
+    shift: int = 3,
+    n_symbols: int = 4,
     random_state: int | np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Tag every position with the symbol ``shift`` steps ahead: a task that needs the future context.

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -40,9 +40,19 @@ def _readout(width: int, n_out: int, dtype, device, gen: torch.Generator) -> tor
     return readout.to(device)
 
 
-def train_adding(model: torch.nn.Module, length: int, steps: int = 300, batch_size: int = 64, lr: float = 1e-2,
-                 n_test: int = 500, random_state: int = 0, num_threads: int | None = 1,
-                 clip_norm: float | None = None, eval_every: int | None = None, progress: bool = False) -> dict:
+def train_adding(
+    model: torch.nn.Module,
+    length: int,
+    steps: int = 300,
+    batch_size: int = 64,
+    lr: float = 1e-2,
+    n_test: int = 500,
+    random_state: int = 0,
+    num_threads: int | None = 1,
+    clip_norm: float | None = None,
+    eval_every: int | None = None,
+    progress: bool = False,
+) -> dict:
     """Train ``model`` (an LSTM, GRU or RNN, time first) with a linear readout on the adding problem.
 
     Adam on the squared error of the last step's prediction; fresh sequences every step. Returns
@@ -56,12 +66,12 @@ def train_adding(model: torch.nn.Module, length: int, steps: int = 300, batch_si
     torch's setting alone.
     """
     with torch_threads(num_threads):
-        return _train_adding(model, length, steps, batch_size, lr, n_test, random_state, clip_norm, eval_every,
-                             progress)
+        return _train_adding(
+            model, length, steps, batch_size, lr, n_test, random_state, clip_norm, eval_every, progress
+        )
 
 
-def _train_adding(model, length, steps, batch_size, lr, n_test, random_state, clip_norm, eval_every,
-                  progress) -> dict:
+def _train_adding(model, length, steps, batch_size, lr, n_test, random_state, clip_norm, eval_every, progress) -> dict:
     length = check_int("length", length, low=2)
     steps = check_int("steps", steps, low=1)
     batch_size = check_int("batch_size", batch_size, low=1)
@@ -87,7 +97,7 @@ def _train_adding(model, length, steps, batch_size, lr, n_test, random_state, cl
             return ((readout(_last_output(model, x)) - y) ** 2).mean().item()
 
     curve, eval_steps = [], []
-    if eval_every is not None:   # one fixed test set, from its own stream so training data stay the same
+    if eval_every is not None:  # one fixed test set, from its own stream so training data stay the same
         x_eval, y_eval = map(as_tensor, adding_problem(n_test, length, random_state=[random_state, 1]))
     history = []
     for step in tqdm(range(steps), disable=not progress, desc=f"adding, T = {length}"):
@@ -111,9 +121,18 @@ def _train_adding(model, length, steps, batch_size, lr, n_test, random_state, cl
     return result
 
 
-def train_tagging(model: torch.nn.Module, make_batch: Callable[[int, np.random.Generator], tuple[np.ndarray, np.ndarray]],
-                  n_classes: int = 2, steps: int = 200, batch_size: int = 32, lr: float = 1e-2, n_test: int = 500,
-                  random_state: int = 0, num_threads: int | None = 1, progress: bool = True) -> dict:
+def train_tagging(
+    model: torch.nn.Module,
+    make_batch: Callable[[int, np.random.Generator], tuple[np.ndarray, np.ndarray]],
+    n_classes: int = 2,
+    steps: int = 200,
+    batch_size: int = 32,
+    lr: float = 1e-2,
+    n_test: int = 500,
+    random_state: int = 0,
+    num_threads: int | None = 1,
+    progress: bool = True,
+) -> dict:
     """Train ``model`` (time first) with a linear readout to classify every position of a sequence.
 
     ``make_batch(n, rng)`` returns inputs ``x`` (T×n×D) and integer labels (T×n) in
@@ -132,8 +151,7 @@ def train_tagging(model: torch.nn.Module, make_batch: Callable[[int, np.random.G
     n_test = check_int("n_test", n_test, low=1)
     lr = check_real("lr", lr, low=0.0, strict_low=True)
     with torch_threads(num_threads):
-        return _train_tagging(model, make_batch, n_classes, steps, batch_size, lr, n_test, random_state,
-                              progress)
+        return _train_tagging(model, make_batch, n_classes, steps, batch_size, lr, n_test, random_state, progress)
 
 
 def _train_tagging(model, make_batch, n_classes, steps, batch_size, lr, n_test, random_state, progress) -> dict:
@@ -145,13 +163,15 @@ def _train_tagging(model, make_batch, n_classes, steps, batch_size, lr, n_test, 
 
     def batch(n):
         x, labels = make_batch(n, rng)
-        return (torch.as_tensor(x, dtype=dtype, device=device),
-                torch.as_tensor(labels, dtype=torch.long, device=device))
+        return (
+            torch.as_tensor(x, dtype=dtype, device=device),
+            torch.as_tensor(labels, dtype=torch.long, device=device),
+        )
 
     history = []
     for _ in tqdm(range(steps), disable=not progress, desc="tagging"):
         x, labels = batch(batch_size)
-        logits = readout(model(x)[0])                              # T×B×n_classes
+        logits = readout(model(x)[0])  # T×B×n_classes
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, n_classes), labels.reshape(-1), ignore_index=-1)
         optimizer.zero_grad()
         loss.backward()
@@ -165,5 +185,9 @@ def _train_tagging(model, make_batch, n_classes, steps, batch_size, lr, n_test, 
         raise ValueError("make_batch returned no labelled position (every label is -1)")
     with np.errstate(invalid="ignore"):
         per_position = (correct & labelled).sum(axis=1) / labelled.sum(axis=1)
-    return {"history": np.array(history), "test_accuracy": per_position,
-            "test_acc": float((correct & labelled).sum() / labelled.sum()), "readout": readout}
+    return {
+        "history": np.array(history),
+        "test_accuracy": per_position,
+        "test_acc": float((correct & labelled).sum() / labelled.sum()),
+        "readout": readout,
+    }
