@@ -1,11 +1,10 @@
-"""The training loop of Part IV against gradient descent written out in NumPy, and its argument checks."""
+"""Part IV's classifier, its training on labels and the digits tasks (the loop itself: tests/test_training.py)."""
 
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
-from scratchbook.compact import accuracy, fit, make_mlp, predict, train_classifier
+from scratchbook.compact import accuracy, make_mlp, predict, train_classifier
 
 
 def _linear_problem(n=40, d=3, seed=0):
@@ -13,39 +12,6 @@ def _linear_problem(n=40, d=3, seed=0):
     X = rng.normal(size=(n, d))
     y = X @ np.array([1.0, -2.0, 0.5]) + 0.3 + 0.1 * rng.normal(size=n)
     return X, y
-
-
-def test_full_batch_sgd_equals_gradient_descent_in_numpy():
-    X, y = _linear_problem()
-    model = nn.Linear(3, 1)
-    w, b = model.weight.detach().numpy().ravel().astype(float), float(model.bias.item())
-    lr, steps = 0.1, 25
-
-    def mse(m, xb, yb, step):
-        return ((m(xb).squeeze(1) - yb) ** 2).mean()
-
-    history = fit(model, mse, X, y, steps=steps, batch_size=len(X), optimizer="sgd", lr=lr, progress=False)
-    expected = []
-    for _ in range(steps):  # the gradient of the mean squared error, by hand
-        r = X @ w + b - y
-        expected.append(np.mean(r**2))
-        w, b = w - lr * 2 * X.T @ r / len(X), b - lr * 2 * r.mean()
-    np.testing.assert_allclose(history, expected, rtol=1e-4)
-    np.testing.assert_allclose(model.weight.detach().cpu().numpy().ravel(), w, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(model.bias.item(), b, rtol=1e-4, atol=1e-5)
-    assert not model.training
-
-
-def test_callback_sees_every_step_and_float_targets_stay_float():
-    X, y = _linear_problem()
-    seen, dtypes = [], set()
-
-    def loss(m, xb, yb, step):
-        dtypes.add(yb.dtype)
-        return ((m(xb).squeeze(1) - yb) ** 2).mean()
-
-    fit(nn.Linear(3, 1), loss, X, y, steps=7, batch_size=8, progress=False, callback=lambda step, m: seen.append(step))
-    assert seen == list(range(7)) and dtypes == {torch.float32}
 
 
 def test_same_seed_same_run_and_classifier_learns_digits():
@@ -64,34 +30,8 @@ def test_same_seed_same_run_and_classifier_learns_digits():
     np.testing.assert_allclose(logits, direct, rtol=1e-6)
 
 
-@pytest.mark.parametrize(
-    "kwargs, match",
-    [
-        (dict(steps=0), "steps"),
-        (dict(batch_size=0), "batch_size"),
-        (dict(optimizer="lbfgs"), "optimizer"),
-        (dict(lr=-1.0), "lr"),
-        (dict(momentum=2.0), "momentum"),
-        (dict(random_state=-1), "random_state"),
-    ],
-)
-def test_bad_arguments_are_named(kwargs, match):
+def test_train_classifier_needs_integer_labels():
     X, y = _linear_problem()
-    with pytest.raises((ValueError, TypeError), match=match):
-        fit(nn.Linear(3, 1), lambda m, xb, yb, s: m(xb).sum(), X, y, progress=False, **kwargs)
-
-
-def test_bad_data_and_model_are_named():
-    X, y = _linear_problem()
-    loss = lambda m, xb, yb, s: m(xb).sum()  # noqa: E731
-    with pytest.raises(ValueError, match="X and y"):
-        fit(nn.Linear(3, 1), loss, X, y[:-1], progress=False)
-    with pytest.raises(ValueError, match="X contains NaN"):
-        fit(nn.Linear(3, 1), loss, np.full_like(X, np.nan), y, progress=False)
-    with pytest.raises(TypeError, match="model"):
-        fit("not a model", loss, X, y, progress=False)
-    with pytest.raises(TypeError, match="loss_fn"):
-        fit(nn.Linear(3, 1), None, X, y, progress=False)
     with pytest.raises(TypeError, match="y must hold integer"):
         train_classifier(make_mlp([3, 2]), X, y, progress=False)
 
@@ -110,24 +50,6 @@ def test_rotated_digits_are_the_images_turned_by_a_quarter():
         rotate_digits(np.zeros((3, 10)))
     with pytest.raises(ValueError, match="test_size"):
         digits_transfer(test_size=1.0)
-
-
-def test_lr_schedule_sets_each_step_like_gradient_descent_by_hand():
-    X, y = _linear_problem()
-    model = nn.Linear(3, 1)
-    w, b = model.weight.detach().numpy().ravel().astype(float), float(model.bias.item())
-    schedule = lambda step: 0.2 / (1 + step)  # noqa: E731
-
-    def mse(m, xb, yb, step):
-        return ((m(xb).squeeze(1) - yb) ** 2).mean()
-
-    fit(model, mse, X, y, steps=10, batch_size=len(X), optimizer="sgd", lr=1.0, lr_schedule=schedule, progress=False)
-    for step in range(10):
-        r = X @ w + b - y
-        w, b = w - schedule(step) * 2 * X.T @ r / len(X), b - schedule(step) * 2 * r.mean()
-    np.testing.assert_allclose(model.weight.detach().cpu().numpy().ravel(), w, rtol=1e-4, atol=1e-5)
-    with pytest.raises(TypeError, match="lr_schedule"):
-        fit(model, mse, X, y, lr_schedule=0.1, progress=False)
 
 
 def test_class_transfer_splits_the_classes_and_remaps_the_labels():

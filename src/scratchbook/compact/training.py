@@ -1,27 +1,25 @@
-"""A small classifier and one training loop for every chapter of Part IV.
+"""A small classifier for every chapter of Part IV, and its training on labels.
 
-:func:`fit` is the loop: mini-batches, an optimizer, a progress bar, the device. What differs between
-the methods of this part — cross-entropy, distillation from a teacher, auxiliary samples, selected
-augmentations, averaging the weights — is the loss a chapter passes to it, or a ``callback`` run after
-each step.
+The loop is the package's one, :func:`scratchbook.training.fit`: mini-batches, an optimizer, a
+progress bar, the device. What differs between the methods of this part — cross-entropy, distillation
+from a teacher, auxiliary samples, selected augmentations, averaging the weights — is the loss a
+chapter passes to it, or a ``callback`` run after each step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from scratchbook._validation import check_int, check_option, check_real
+from scratchbook._validation import check_int
 from scratchbook.compact.lora import DyLoRALinear, set_train_rank
-from scratchbook.utils import get_device, torch_threads
+from scratchbook.training import LossFn, fit
+from scratchbook.utils import torch_threads
 
-__all__ = ["make_mlp", "fit", "train_classifier", "accuracy", "predict"]
-
-LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, int], torch.Tensor]
+__all__ = ["make_mlp", "fit", "LossFn", "train_classifier", "accuracy", "predict"]
 
 
 def make_mlp(sizes: Sequence[int], random_state: int = 0) -> nn.Sequential:
@@ -37,99 +35,6 @@ def make_mlp(sizes: Sequence[int], random_state: int = 0) -> nn.Sequential:
             if i < len(sizes) - 2:
                 layers.append(nn.ReLU())
         return nn.Sequential(*layers)
-
-
-def _as_tensor(name: str, a, device) -> torch.Tensor:
-    """Integer labels as int64, every other number as float32, on ``device``; NaN/inf rejected."""
-    a = np.asarray(a)
-    if a.ndim == 0:
-        raise ValueError(f"{name} must have one row per sample, got a scalar")
-    if np.issubdtype(a.dtype, np.integer) or a.dtype == bool:
-        return torch.as_tensor(a.astype(np.int64), device=device)
-    if not np.issubdtype(a.dtype, np.floating):
-        raise TypeError(f"{name} must hold numbers, got dtype {a.dtype}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return torch.as_tensor(a, dtype=torch.float32, device=device)
-
-
-def fit(
-    model: nn.Module,
-    loss_fn: LossFn,
-    X,
-    y,
-    steps: int = 300,
-    batch_size: int = 64,
-    optimizer: str = "adam",
-    lr: float = 1e-2,
-    momentum: float = 0.0,
-    weight_decay: float = 0.0,
-    random_state: int | np.random.Generator = 0,
-    progress: bool = True,
-    num_threads: int | None = 1,
-    callback: Callable[[int, nn.Module], None] | None = None,
-    lr_schedule: Callable[[int], float] | None = None,
-) -> np.ndarray:
-    """Minimize ``loss_fn(model, xb, yb, step)`` over random mini-batches; return every step's loss.
-
-    ``X`` and ``y`` are arrays with one row per sample (any trailing shape); integer ``y`` becomes
-    int64, floats become float32. Each step draws ``batch_size`` rows without replacement with
-    ``random_state`` (an int or a NumPy ``Generator``, which is then shared with the caller), calls the
-    loss, takes one ``optimizer`` step ("adam" or "sgd" with ``momentum``) on the parameters that
-    require a gradient, then ``callback(step, model)``. ``lr_schedule(step)``, when given, sets the
-    learning rate of each step (``lr`` is then only the rate the optimizer is built with). The model moves to
-    :func:`scratchbook.utils.get_device`, trains in ``train()`` mode and is left in ``eval()`` mode.
-    ``progress`` shows a tqdm bar; small networks train fastest with ``num_threads=1``.
-    """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not callable(loss_fn):
-        raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
-    if lr_schedule is not None and not callable(lr_schedule):
-        raise TypeError(f"lr_schedule must be callable or None, got {type(lr_schedule).__name__}")
-    steps = check_int("steps", steps, low=1)
-    batch_size = check_int("batch_size", batch_size, low=1)
-    optimizer = check_option("optimizer", optimizer, ("adam", "sgd"))
-    lr = check_real("lr", lr, low=0.0, strict_low=True)
-    momentum = check_real("momentum", momentum, low=0.0, high=1.0)
-    weight_decay = check_real("weight_decay", weight_decay, low=0.0)
-    device = get_device()
-    Xt, yt = _as_tensor("X", X, device), _as_tensor("y", y, device)
-    if len(Xt) != len(yt):
-        raise ValueError(f"X and y must have one row per sample each, got {len(Xt)} and {len(yt)} rows")
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("model has no trainable parameter")
-    rng = (
-        random_state
-        if isinstance(random_state, np.random.Generator)
-        else np.random.default_rng(check_int("random_state", random_state, low=0))
-    )
-    model.to(device).train()
-    if optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    else:
-        opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    history = np.empty(steps)
-    try:
-        with torch_threads(num_threads):
-            for step in tqdm(range(steps), disable=not progress, desc="training"):
-                if lr_schedule is not None:
-                    for group in opt.param_groups:
-                        group["lr"] = check_real("lr_schedule(step)", lr_schedule(step), low=0.0)
-                idx = torch.as_tensor(rng.choice(len(Xt), size=min(batch_size, len(Xt)), replace=False), device=device)
-                loss = loss_fn(model, Xt[idx], yt[idx], step)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                history[step] = loss.item()
-                if callback is not None:
-                    callback(step, model)
-    finally:
-        model.eval()
-    return history
 
 
 def train_classifier(
