@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -136,3 +137,68 @@ def test_api_reference_lists_every_public_module():
         modules.append(".".join(rel.parts))
     missing = [m for m in modules if f"automodule:: {m}\n" not in api]
     assert not missing, f"modules missing from api.md: {missing}"
+
+
+# --- no function twice: a notebook calls the package instead of re-implementing it ----------------------
+
+
+def _body(fn: ast.FunctionDef) -> str:
+    """A function's body without its docstring, as a normalized AST: copies match whatever their names."""
+    body = fn.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    return ast.dump(ast.Module(body=body, type_ignores=[]), annotate_fields=False)
+
+
+def _package_functions() -> tuple[set[str], dict[str, str]]:
+    """Names of the package's module-level public functions, and the body of every function or method."""
+    names, bodies = set(), {}
+    for path in (ROOT / "src" / "scratchbook").rglob("*.py"):
+        module = ".".join(path.relative_to(ROOT / "src").with_suffix("").parts)
+        for node in ast.parse(path.read_text()).body:
+            methods = [n for n in node.body if isinstance(n, ast.FunctionDef)] if isinstance(node, ast.ClassDef) else []
+            if isinstance(node, ast.FunctionDef):
+                names.update([node.name] if not node.name.startswith("_") else [])
+                methods = [node]
+            for fn in methods:
+                if len(fn.body) > 1 or not isinstance(fn.body[0], (ast.Expr, ast.Pass, ast.Raise)):
+                    bodies[_body(fn)] = f"{module}.{fn.name}"
+    return names, bodies
+
+
+def _notebook_functions(path: Path) -> list[ast.FunctionDef]:
+    """Top-level functions of a notebook's code cells, except exercise solutions (the reader's to write)."""
+    found = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "code" and "solution" not in cell.metadata.get("tags", []):
+            found += [n for n in ast.parse(cell.source).body if isinstance(n, ast.FunctionDef)]
+    return found
+
+
+# Copies still to be removed (each entry goes when its chapter calls the package); an entry that no longer
+# occurs fails the test too, so the list only shrinks.
+KNOWN_COPIES = {
+    "chapters/compact/06_lora_dylora.ipynb defines fine_tune(), a name the package already has",
+    "chapters/latent/04_stochastic_lle.ipynb defines unrolled(), a copy of unrolled() in "
+    "chapters/latent/03_locally_linear_embedding.ipynb",
+    "chapters/rnn/04_lstm.ipynb defines input_sensitivity(), a name the package already has",
+}
+
+
+def test_notebooks_call_the_package_instead_of_copying_it():
+    names, bodies = _package_functions()
+    problems, seen = [], {}
+    for path in CHAPTERS:
+        nb = path.relative_to(ROOT).as_posix()
+        for fn in _notebook_functions(path):
+            body = _body(fn)
+            if fn.name in names:
+                problems.append(f"{nb} defines {fn.name}(), a name the package already has")
+            elif body in bodies:
+                problems.append(f"{nb} defines {fn.name}(), a copy of {bodies[body]}")
+            elif body in seen and seen[body][0] != nb:
+                problems.append(f"{nb} defines {fn.name}(), a copy of {seen[body][1]}() in {seen[body][0]}")
+            seen.setdefault(body, (nb, fn.name))
+    new, fixed = set(problems) - KNOWN_COPIES, KNOWN_COPIES - set(problems)
+    assert not new, "code a second notebook needs lives in the package:\n" + "\n".join(sorted(new))
+    assert not fixed, "fixed, so remove from KNOWN_COPIES:\n" + "\n".join(sorted(fixed))

@@ -166,3 +166,15 @@ def test_the_deep_metric_names_still_import_from_the_subpackage():
     assert metric.triplet_loss is deep.triplet_loss and "EmbeddingNet" in dir(metric)
     with pytest.raises(AttributeError, match="no_such_name"):
         metric.no_such_name  # noqa: B018
+
+
+def test_claim_passes_silently_and_fails_quoting_the_statement_and_values():
+    from scratchbook.book import ClaimError, claim
+
+    claim("two is more than one", 2 > 1, a=2, b=1)
+    with pytest.raises(ClaimError, match=r"'one is more than two'.*a = 1, b = 2\.5"):
+        claim("one is more than two", 1 > 2.5, a=1, b=2.5)
+    with pytest.raises(AssertionError):  # nbval reports it as a failing cell, like a plain assert
+        claim("an empty array is true", np.array([]).size > 0)
+    with pytest.raises(TypeError, match="statement"):
+        claim("", True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["show_source", "glue", "report_check", "call_or_none", "chapter_outline", "toc_entries"]
+__all__ = ["show_source", "glue", "claim", "report_check", "call_or_none", "chapter_outline", "toc_entries"]
 
 
 def show_source(*objects: Any, methods: tuple[str, ...] | None = None) -> None:
@@ -48,6 +48,28 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
         return value
     _glue(name, value, display=display)
     return value
+
+
+class ClaimError(AssertionError):
+    """A statement of the prose that the numbers computed beside it no longer support."""
+
+
+def claim(statement: str, holds: Any, **values: Any) -> None:
+    """Guard a statement of the prose: fail the cell, quoting it and ``values``, when ``holds`` is false.
+
+    Every comparison the text makes ("the GRU beats the LSTM", "below chance") is written once as a
+    ``claim`` in the cell that computes its numbers, so that a new seed, library version or code change
+    that flips it fails the notebook instead of leaving the text false::
+
+        claim("the GRU solves T = 20 and the LSTM does not", mse["GRU"] < 0.01 < mse["LSTM"], **mse)
+    """
+    if not isinstance(statement, str) or not statement.strip():
+        raise TypeError("statement must be the sentence of the prose that the check guards")
+    if not bool(holds):
+        shown = ", ".join(
+            f"{k} = {v:.4g}" if isinstance(v, (float, np.floating)) else f"{k} = {v!r}" for k, v in values.items()
+        )
+        raise ClaimError(f"The text says: {statement!r}, which no longer holds" + (f" ({shown})." if shown else "."))
 
 
 def report_check(what: str, got: Any, expected: Any, *, rtol: float = 1e-6, atol: float = 1e-8, hint: str = "") -> bool:
