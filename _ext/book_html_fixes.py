@@ -2,7 +2,9 @@
 
 sphinx-thebe (loaded by Jupyter Book) adds its inline configuration script twice, which makes the
 browser throw "Identifier 'THEBE_JS_URL' has already been declared" on every page. This keeps the
-first copy of each script.
+first copy of each script. Seen with sphinx-thebe 0.3.1 (the version jupyter-book 1.0.4 installs);
+delete this extension once a release of sphinx-thebe no longer adds the script twice (the browser
+test, `make test-site`, fails on the console error if it comes back).
 """
 
 from __future__ import annotations

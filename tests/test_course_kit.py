@@ -106,3 +106,22 @@ def test_student_versions_carry_the_data_the_chapters_load(tmp_path):
         assert (tmp_path / rel).read_bytes() == (ROOT / rel).read_bytes(), f"{rel} not copied"
     assert (tmp_path / "chapters" / "compact" / "01_knowledge_distillation.ipynb").is_file()
     assert not (tmp_path / "chapters" / "appendix").exists(), "the instructor guide is not for students"
+
+
+def test_toc_entries_match_sphinx_external_toc_on_the_book():
+    """The book's own _toc.yml read by the parser Jupyter Book uses: the same pages, in the same order."""
+    from sphinx_external_toc.parsing import parse_toc_yaml
+
+    from scratchbook.book import toc_entries
+
+    site = parse_toc_yaml(ROOT / "_toc.yml")
+    expected = []
+
+    def walk(doc, caption):
+        expected.append((doc, caption))
+        for subtree in site[doc].subtrees:
+            for item in subtree.items:
+                walk(item, subtree.caption if doc == site.root.docname else caption)
+
+    walk(site.root.docname, None)
+    assert toc_entries(ROOT / "_toc.yml") == expected

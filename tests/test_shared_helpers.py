@@ -24,9 +24,9 @@ def test_set_seed_makes_numpy_and_torch_repeatable():
     assert torch.equal(a[1], b[1])
 
 
-@pytest.mark.parametrize("bad", [-1, 1.5, "0", True])
-def test_set_seed_rejects_bad_seed(bad):
-    with pytest.raises(TypeError, match="seed"):
+@pytest.mark.parametrize("bad, error", [(-1, ValueError), (1.5, TypeError), ("0", TypeError), (True, TypeError)])
+def test_set_seed_rejects_bad_seed(bad, error):
+    with pytest.raises(error, match="seed"):
         scratchbook.set_seed(bad)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,12 +13,11 @@ __all__ = ["set_seed", "get_device", "torch_threads"]
 
 def set_seed(seed: int = 0) -> np.random.Generator:
     """Seed Python, NumPy and (when installed) torch; return a NumPy ``Generator`` with that seed."""
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise TypeError(f"seed must be a non-negative int, got {seed!r}")
-    seed = int(seed)
+    from scratchbook._validation import check_int
+
+    seed = check_int("seed", seed, low=0)
     random.seed(seed)
     np.random.seed(seed)
-    os.environ["PYTHONHASHSEED"] = str(seed)
     try:
         import torch
     except ImportError:  # torch is optional for the numpy-only parts
