@@ -28,7 +28,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip "setuptools>=68" wheel
 	$(PIP) -r requirements.txt
-	$(PIP) --no-deps --no-build-isolation -e .
+	$(PIP) --no-build-isolation -e ".[book,docs,test]"
 	@touch $@
 
 venv: $(STAMP)  ## create .venv and install the requirements and the package (editable)

@@ -119,11 +119,15 @@ def test_every_citation_is_in_the_bibliography():
 
 
 def test_requirements_have_upper_bounds():
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if not line:
-            continue
-        assert "==" in line or "<" in line, f"requirement without an upper bound: {line}"
+    """Every dependency, declared once in pyproject.toml, has an upper bound; requirements.txt only pins."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
+    pins = [ln.split("#")[0].strip() for ln in (ROOT / "requirements.txt").read_text().splitlines()]
+    for requirement in declared + [p for p in pins if p]:
+        assert "==" in requirement or "<" in requirement, f"requirement without an upper bound: {requirement}"
+    assert all("==" in p for p in pins if p), "requirements.txt holds exact pins only; ranges go in pyproject.toml"
 
 
 def test_api_reference_lists_every_public_module():
