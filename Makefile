@@ -19,14 +19,14 @@ NBVAL  := $(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-t
 NOTEBOOKS := benchmarks/floor.ipynb chapters
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lint book test unit notebooks bench-book site test-site browser student lab clean
+.PHONY: help venv lint release-check release book test unit notebooks bench-book site test-site browser student lab clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) --upgrade pip "setuptools>=68" wheel
+	$(PIP) --upgrade pip "setuptools>=77" wheel
 	$(PIP) -r requirements.txt
 	$(PIP) --no-build-isolation -e ".[book,docs,test]"
 	@touch $@
@@ -70,6 +70,18 @@ test: $(STAMP)  ## lint, every notebook once under nbval, the website with -W an
 	@# the website build runs on one core: the unit tests take the other
 	$(MAKE) --no-print-directory -j2 --output-sync=target site unit JOBS=0
 	$(MAKE) --no-print-directory test-site
+
+release-check: $(STAMP)  ## build the sdist and wheel; install the wheel in a clean venv; run the README example and unit tests on it
+	$(BIN)/python scripts/release_check.py $(if $(TORCH_INDEX),--torch-index $(TORCH_INDEX))
+
+VERSION = $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' src/scratchbook/__init__.py)
+release:  ## after make test and make release-check pass on a clean tree: tag the version (git tag vX.Y.Z)
+	@git diff --quiet HEAD || { echo "The working tree has changes: commit them first."; exit 1; }
+	@! git rev-parse -q --verify "refs/tags/v$(VERSION)" >/dev/null || { echo "v$(VERSION) is already tagged."; exit 1; }
+	$(MAKE) --no-print-directory test
+	$(MAKE) --no-print-directory release-check
+	git tag -a "v$(VERSION)" -m "Scratchbook $(VERSION)"
+	@echo "Tagged v$(VERSION). Publish it with: git push origin v$(VERSION)"
 
 student: $(STAMP)  ## student versions of the notebooks (exercise code stubbed, solutions removed) in _build/student
 	$(BIN)/python scripts/make_student.py --out _build/student
