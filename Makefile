@@ -19,7 +19,7 @@ NBVAL  := $(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-t
 NOTEBOOKS := benchmarks/floor.ipynb chapters
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lint release-check release book test unit notebooks bench-book site test-site browser student lab clean
+.PHONY: help venv lint tex pdf release-check release book test unit notebooks bench-book site test-site browser student lab clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -42,7 +42,7 @@ book: notebooks  ## execute every notebook (on every core) and build the website
 	@echo "The book is at: file://$(CURDIR)/_build/html/index.html"
 
 unit: $(STAMP)  ## unit tests of the package only
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile tests --ignore=tests/site
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile tests --ignore=tests/site --ignore=tests/pdf
 
 notebooks: $(STAMP)  ## every notebook once under nbval, in parallel; fills the cache the book build reads
 	$(NBVAL) -n $(JOBS) --dist loadfile $(NOTEBOOKS)
@@ -70,6 +70,19 @@ test: $(STAMP)  ## lint, every notebook once under nbval, the website with -W an
 	@# the website build runs on one core: the unit tests take the other
 	$(MAKE) --no-print-directory -j2 --output-sync=target site unit JOBS=0
 	$(MAKE) --no-print-directory test-site
+
+TEX_PACKAGES := texlive-xetex texlive-latex-extra texlive-fonts-recommended texlive-fonts-extra latexmk \
+                fonts-freefont-otf fonts-dejavu-core fonts-croscore poppler-utils
+tex:  ## make sure TeX Live (XeLaTeX, latexmk) and poppler are present for make pdf (Debian's packages)
+	@command -v xelatex >/dev/null && command -v latexmk >/dev/null && command -v pdftotext >/dev/null || { \
+	  if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	    echo "make pdf needs TeX Live and poppler: sudo apt-get install $(TEX_PACKAGES)"; exit 1; fi; \
+	  echo "Installing Debian's TeX Live for make pdf (about 1 GB)"; \
+	  apt-get install -y -qq $(TEX_PACKAGES) >/dev/null || \
+	    { apt-get update -qq && apt-get install -y -qq $(TEX_PACKAGES) >/dev/null; }; }
+
+pdf: notebooks tex  ## the instructor and student editions, built offline and tested, into _build/pdf
+	$(BIN)/python -m pytest tests/pdf
 
 release-check: $(STAMP)  ## build the sdist and wheel; install the wheel in a clean venv; run the README example and unit tests on it
 	$(BIN)/python scripts/release_check.py $(if $(TORCH_INDEX),--torch-index $(TORCH_INDEX))

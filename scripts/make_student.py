@@ -16,7 +16,6 @@ notebooks.
 from __future__ import annotations
 
 import argparse
-import ast
 import re
 import shutil
 import sys
@@ -24,28 +23,10 @@ from pathlib import Path
 
 import nbformat
 
+from scratchbook.book import stub_functions
+
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION_BLOCK = re.compile(r"^(`{3,}|:{3,})\{solution\}.*?^\1[ \t]*$\n?", re.M | re.S)
-
-
-def stub_functions(source: str) -> str:
-    """Replace the body of every top-level function by its docstring and ``raise NotImplementedError``."""
-    tree = ast.parse(source)
-    lines = source.splitlines()
-    out, cursor = [], 0
-    for node in tree.body:
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        body_start = node.body[0].lineno - 1
-        doc = ast.get_docstring(node, clean=False)
-        first = node.body[0]
-        keep_until = first.end_lineno if doc is not None else body_start
-        indent = " " * (first.col_offset)
-        out.extend(lines[cursor:keep_until])
-        out.append(f'{indent}raise NotImplementedError("Exercise: write this function")')
-        cursor = node.end_lineno
-    out.extend(lines[cursor:])
-    return "\n".join(out) + ("\n" if source.endswith("\n") else "")
 
 
 def studentize(nb):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 import textwrap
@@ -11,7 +12,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["show_source", "glue", "claim", "report_check", "call_or_none", "chapter_outline", "toc_entries"]
+__all__ = [
+    "show_source",
+    "glue",
+    "claim",
+    "report_check",
+    "call_or_none",
+    "chapter_outline",
+    "toc_entries",
+    "stub_functions",
+]
 
 
 def show_source(*objects: Any, methods: tuple[str, ...] | None = None) -> None:
@@ -163,3 +173,28 @@ def toc_entries(toc_path: str | Path) -> list[tuple[str, str | None]]:
         walk(part.get("chapters"), part.get("caption"))
     walk(toc.get("chapters"), None)
     return entries
+
+
+def stub_functions(source: str) -> str:
+    """Replace the body of every top-level function by its docstring and ``raise NotImplementedError``.
+
+    How an exercise's solution cell reads in the student versions of the book (``make student``, the
+    student PDF): the signature and the docstring stay, the reader writes the body; other statements
+    (the call to the checker) are kept.
+    """
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    out, cursor = [], 0
+    for node in tree.body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        body_start = node.body[0].lineno - 1
+        doc = ast.get_docstring(node, clean=False)
+        first = node.body[0]
+        keep_until = first.end_lineno if doc is not None else body_start
+        indent = " " * (first.col_offset)
+        out.extend(lines[cursor:keep_until])
+        out.append(f'{indent}raise NotImplementedError("Exercise: write this function")')
+        cursor = node.end_lineno
+    out.extend(lines[cursor:])
+    return "\n".join(out) + ("\n" if source.endswith("\n") else "")
