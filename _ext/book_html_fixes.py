@@ -9,10 +9,15 @@
    `scratchbook-student.pdf`, the website carries them (`pdf/` at its root), every page's download
    menu links them, and the ``{book-editions}`` directive (on the landing page) lists them; without
    them the directive says how to build them and the menu has no such entry, so no link is broken.
+3. The theme's sidebar folds each part's chapters under a ``<summary>`` that holds only an icon, so a
+   screen reader announces nothing; each gets an ``aria-label`` (pydata-sphinx-theme 0.17.1). And
+   docutils marks the bibliography's entries with ``role="doc-biblioentry"``, a role ARIA 1.2
+   deprecated, inside a ``role="list"`` that then has no list item: they become list items.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -64,6 +69,20 @@ def _download_menu(app, pagename, templatename, context, doctree):
                 )
 
 
+SILENT_SUMMARY = re.compile(r'<summary>(?=<span class="toctree-toggle")')
+
+
+def _fix_aria(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        fixed = SILENT_SUMMARY.sub('<summary aria-label="Show or hide the chapters">', html)
+        fixed = fixed.replace('role="doc-biblioentry"', 'role="listitem"')
+        if fixed != html:
+            page.write_text(fixed, encoding="utf-8")
+
+
 def _copy_pdfs(app, exception) -> None:
     if exception is None and app.builder.format == "html" and app.config.book_pdfs:
         target = Path(app.outdir) / "pdf"
@@ -102,5 +121,6 @@ def setup(app):
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("html-page-context", _download_menu, priority=900)
     app.connect("build-finished", _copy_pdfs)
+    app.connect("build-finished", _fix_aria)
     app.add_directive("book-editions", BookEditions)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -57,8 +57,9 @@ def _open(browser, url):
 
 @pytest.mark.parametrize("path", [p for p, _ in PAGES])
 def test_page_loads_without_errors(browser, site_url, path):
-    """Every page: a title, math without MathJax errors, no console error or failed request; a chapter
-    page also shows its figures, a closed solution that opens, and launch links (one load per page)."""
+    """Every page: a title, math without MathJax errors, no console error or failed request, no serious
+    or critical accessibility violation (axe-core); a chapter page also shows its figures with alt text,
+    a closed solution that opens from the keyboard, and launch links (one load per page)."""
     page, problems = _open(browser, f"{site_url}/{path}")
     assert page.locator("main h1").count() >= 1, f"{path} has no title"
     if page.locator(".math").count():
@@ -66,9 +67,25 @@ def test_page_loads_without_errors(browser, site_url, path):
         assert page.locator("mjx-merror").count() == 0, f"{path}: MathJax reported an error"
     if path in CHAPTERS:
         _check_chapter(page, path)
+    _check_accessibility(page, path)
     page.wait_for_timeout(200)
     page.close()
     assert not problems, f"{path}: " + "; ".join(problems)
+
+
+def _check_accessibility(page, path: str) -> None:
+    """axe-core's WCAG checks (contrast included) on the page as loaded: none serious or critical."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    # preload=False: axe would otherwise re-fetch the theme's stylesheets and resolve their @import
+    # against the page's address (a false 404); the styles it checks are those the page has applied.
+    violations = Axe().run(page, options={"resultTypes": ["violations"], "preload": False}).response["violations"]
+    bad = [
+        f"{v['id']} ({v['impact']}, {len(v['nodes'])}×): {v['nodes'][0]['html'][:120]}"
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not bad, f"{path}: accessibility violations:\n" + "\n".join(bad)
 
 
 def _check_chapter(page, path: str) -> None:
@@ -79,8 +96,9 @@ def _check_chapter(page, path: str) -> None:
     solution = page.locator("main .solution.dropdown").first
     assert solution.count() == 1, f"{path}: no dropdown solution"
     body = solution.locator("section").first
-    assert not body.is_visible(), f"{path}: the solution is open before it is clicked"
-    solution.locator(".admonition-title").click()
+    assert not body.is_visible(), f"{path}: the solution is open before it is asked for"
+    solution.locator("button.toggle-button").focus()  # a keyboard user reaches the toggle and presses Enter
+    page.keyboard.press("Enter")
     body.wait_for(state="visible", timeout=HANG_MS)
     notebook = path.replace(".html", ".ipynb")
     hrefs = page.locator("a[href]").evaluate_all("as => as.map(a => a.href)")
