@@ -28,9 +28,10 @@ def _problem(n=60, d=3, k=6, seed=0):
     return R, nb, Omega
 
 
-def test_posterior_matches_the_precision_form():
+@pytest.mark.parametrize("d,k", [(3, 6), (8, 4)])  # both branches: d×d and k×k solves
+def test_posterior_matches_the_precision_form(d, k):
     # independent route: S = (Ω⁻¹ + X̆ᵀX̆/σ²)⁻¹, m = S X̆ᵀ r / σ², point by point
-    R, nb, Omega = _problem()
+    R, nb, Omega = _problem(d=d, k=k)
     sigma2 = 0.7
     mean, cov = zero_mean_posterior(R, nb, Omega, sigma2)
     for i in range(len(R)):
@@ -40,8 +41,9 @@ def test_posterior_matches_the_precision_form():
         np.testing.assert_allclose(mean[i], S @ Xi.T @ R[i] / sigma2, atol=1e-10)
 
 
-def test_loglike_matches_scipy():
-    R, nb, Omega = _problem(n=20)
+@pytest.mark.parametrize("d,k", [(3, 6), (8, 4)])
+def test_loglike_matches_scipy(d, k):
+    R, nb, Omega = _problem(n=20, d=d, k=k)
     ll = zero_mean_loglike(R, nb, Omega, 0.3)
     for i in range(len(R)):
         cov = nb[i].T @ Omega[i] @ nb[i] + 0.3 * np.eye(R.shape[1])

@@ -28,14 +28,22 @@ from scratchbook.latent.lle import LLE, knn_indices
 __all__ = ["PaperStochasticLLE", "zero_mean_posterior", "zero_mean_m_step", "zero_mean_loglike", "paper_slr_em"]
 
 
+def _gain(neighbors: np.ndarray, Omega: np.ndarray, sigma2: float) -> np.ndarray:
+    """ΩX̆ᵀ(X̆ΩX̆ᵀ + σ²I_d)⁻¹ (n×k×d), through a d×d solve or, when d > k, the k×k one (ΩX̆ᵀX̆ + σ²I_k)⁻¹ΩX̆ᵀ."""
+    n, k, d = neighbors.shape
+    OXt = Omega @ neighbors  # ΩX̆ᵀ, n×k×d
+    if d <= k:
+        C = neighbors.transpose(0, 2, 1) @ OXt + sigma2 * np.eye(d)
+        return np.linalg.solve(C, OXt.transpose(0, 2, 1)).transpose(0, 2, 1)  # C is symmetric
+    return np.linalg.inv(OXt @ neighbors.transpose(0, 2, 1) + sigma2 * np.eye(k)) @ OXt
+
+
 def zero_mean_posterior(R: np.ndarray, neighbors: np.ndarray, Omega: np.ndarray, sigma2: float):
     """Posterior means m_i (n×k) and covariances S_i (n×k×k) of w_i given r_i = x_i − μ, Eq. (slr-paper-posterior).
 
     ``R`` is n×d, ``neighbors`` n×k×d, ``Omega`` n×k×k; ``sigma2 = 0`` gives the noise-free posterior.
     """
-    d = R.shape[1]
-    C = neighbors.transpose(0, 2, 1) @ Omega @ neighbors + sigma2 * np.eye(d)  # X̆ΩX̆ᵀ + σ²I
-    K = Omega @ neighbors @ np.linalg.inv(C)  # ΩX̆ᵀ(X̆ΩX̆ᵀ + σ²I)⁻¹, n×k×d
+    K = _gain(neighbors, Omega, sigma2)
     mean = np.einsum("nkd,nd->nk", K, R)
     cov = Omega - K @ neighbors.transpose(0, 2, 1) @ Omega
     return mean, cov
@@ -45,16 +53,26 @@ def zero_mean_m_step(R: np.ndarray, neighbors: np.ndarray, mean: np.ndarray, cov
     """M-step, Eq. (slr-paper-m-step): Ω_i = E[w_i w_iᵀ] and σ² = mean of E‖r_i − X̆_i w_i‖² per coordinate."""
     Omega = cov + mean[:, :, None] * mean[:, None, :]
     residual = R - np.einsum("nkd,nk->nd", neighbors, mean)
-    spread = np.einsum("nkd,nkl,nld->", neighbors, cov, neighbors)  # Σ_i tr(X̆_i S_i X̆_iᵀ)
+    spread = np.sum(cov * (neighbors @ neighbors.transpose(0, 2, 1)))  # Σ_i tr(X̆_i S_i X̆_iᵀ) = Σ_i tr(S_i X̆_iᵀX̆_i)
     return Omega, float((np.sum(residual**2) + spread) / R.size)
 
 
 def zero_mean_loglike(R: np.ndarray, neighbors: np.ndarray, Omega: np.ndarray, sigma2: float) -> np.ndarray:
-    """log N(r_i; 0, X̆_iΩ_iX̆_iᵀ + σ²I) of each point, Eq. (slr-paper-marginal)."""
-    d = R.shape[1]
-    C = neighbors.transpose(0, 2, 1) @ Omega @ neighbors + sigma2 * np.eye(d)
-    logdet = np.linalg.slogdet(C)[1]
-    quad = np.einsum("nd,nd->n", R, np.linalg.solve(C, R[:, :, None])[:, :, 0])
+    """log N(r_i; 0, C_i) of each point, C_i = X̆_iΩ_iX̆_iᵀ + σ²I, Eq. (slr-paper-marginal).
+
+    For d > k, Sylvester's and Woodbury's identities move both terms to k×k matrices.
+    """
+    n, k, d = neighbors.shape
+    if d <= k:
+        C = neighbors.transpose(0, 2, 1) @ Omega @ neighbors + sigma2 * np.eye(d)
+        logdet = np.linalg.slogdet(C)[1]
+        quad = np.einsum("nd,nd->n", R, np.linalg.solve(C, R[:, :, None])[:, :, 0])
+    else:
+        logdet = (d - k) * np.log(sigma2) + np.linalg.slogdet(
+            Omega @ neighbors @ neighbors.transpose(0, 2, 1) + sigma2 * np.eye(k)
+        )[1]
+        fitted = np.einsum("nkd,nk->nd", neighbors, np.einsum("nkd,nd->nk", _gain(neighbors, Omega, sigma2), R))
+        quad = np.einsum("nd,nd->n", R, R - fitted) / sigma2  # rᵀC⁻¹r = (‖r‖² − rᵀX̆Kr)/σ²
     return -0.5 * (d * np.log(2 * np.pi) + logdet + quad)
 
 
