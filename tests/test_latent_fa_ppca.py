@@ -283,3 +283,16 @@ def test_fa_elbo_matches_a_monte_carlo_estimate():
         log_joint += multivariate_normal(np.zeros(q), np.eye(q)).logpdf(z)
         total += np.mean(log_joint - multivariate_normal(B @ x, cov_z).logpdf(z))
     assert fa_elbo(S, comp, psi, B, cov_z) == pytest.approx(total / n, abs=0.03)
+
+
+def test_fa_follows_a_change_of_units_and_ppca_does_not(synthetic):
+    # oracle: the likelihood identity D(ΛΛᵀ + Ψ)D = (DΛ)(DΛ)ᵀ + DΨD, so the rescaled fit is the fit rescaled
+    scale = np.ones(synthetic.shape[1])
+    scale[0] = 10.0
+    fa = [FactorAnalysis(3, random_state=0, **TIGHT).fit(X) for X in (synthetic, synthetic * scale)]
+    pp = [PPCA(3).fit(X) for X in (synthetic, synthetic * scale)]
+    expected = scale[:, None] * fa[0].get_covariance() * scale[None, :]
+    np.testing.assert_allclose(fa[1].get_covariance(), expected, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(fa[1].noise_variance_, fa[0].noise_variance_ * scale**2, rtol=1e-5)
+    angle = subspace_angles(pp[1].components_.T, (pp[0].components_ * scale).T).max()
+    assert np.degrees(angle) > 0.1  # PPCA's subspace turns (an equivariant fit would give ~1e-12)
