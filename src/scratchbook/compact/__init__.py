@@ -20,7 +20,15 @@ from scratchbook.compact.distillation import (
     virtual_teacher,
 )
 from scratchbook.compact.glitter import AugmentedKD, augment_pool, digits_glitter_task, distil_with_pool, glitter_select
-from scratchbook.compact.lora import DyLoRALinear, LoRALinear, add_lora, set_train_rank
+from scratchbook.compact.lora import (
+    DyLoRALinear,
+    LoRALinear,
+    add_lora,
+    fine_tune_adapters,
+    random_rank_loss,
+    set_rank,
+    set_train_rank,
+)
 from scratchbook.compact.swa import fine_tune, loss_along, random_direction, running_average, swa_callback
 from scratchbook.compact.tasks import digits_class_transfer, digits_few_labels, digits_transfer, rotate_digits
 from scratchbook.compact.training import accuracy, fit, make_mlp, predict, train_classifier
@@ -34,7 +42,10 @@ __all__: list[str] = [
     "LoRALinear",
     "DyLoRALinear",
     "add_lora",
+    "set_rank",
     "set_train_rank",
+    "random_rank_loss",
+    "fine_tune_adapters",
     "make_mlp",
     "fit",
     "train_classifier",
