@@ -10,13 +10,16 @@ from torch import nn
 from scratchbook.compact import (
     DyLoRALinear,
     LoRALinear,
+    NestedDropoutLinear,
     accuracy,
     add_lora,
     fine_tune_adapters,
     make_mlp,
+    nested_dropout_p,
     random_rank_loss,
     set_rank,
     set_train_rank,
+    svd_reorder,
     train_classifier,
 )
 
@@ -237,3 +240,48 @@ def test_fine_tune_adapters_copies_trains_adapters_and_the_named_layers():
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
     with pytest.raises(ValueError, match="train must be"):
         fine_tune_adapters(pretrained, X, y, r=2, train=("7",))
+
+
+def test_svd_reorder_keeps_the_update_and_truncates_to_the_best_rank_b_part():
+    layer, x = _layer(LoRALinear)
+    model = nn.Sequential(layer)
+    dW = layer.delta_weight(5).detach().numpy().copy()
+    U, S, Vt = np.linalg.svd(dW, full_matrices=False)  # NumPy's SVD as the oracle
+    svd_reorder(model)
+    assert np.allclose(layer.delta_weight(5).detach().numpy(), dW, atol=1e-10)
+    for b in (1, 2, 4):
+        best = (U[:, :b] * S[:b]) @ Vt[:b]
+        assert np.allclose(layer.delta_weight(b).detach().numpy(), best, atol=1e-10)
+        assert np.isclose(np.linalg.norm(dW - best), np.sqrt((S[b:] ** 2).sum()))
+    with pytest.raises(TypeError, match="LoRALinear adapters only"):
+        svd_reorder(add_lora(make_mlp([3, 2]), 2, kind="dylora"))
+
+
+def test_nested_dropout_layer_keeps_the_lora_scale_and_trains_every_kept_term():
+    layer, x = _layer(NestedDropoutLinear)
+    layer.train()
+    layer.train_rank = 3
+    out = layer(x)
+    assert torch.allclose(out, _formula(layer, x, 3, 3.0 / 5), atol=TOL)  # α/r, not α/b
+    out.pow(2).sum().backward()
+    assert torch.equal(layer.lora_A.grad.abs().sum(dim=1) > 0, torch.arange(5) < 3)
+
+
+def test_nested_dropout_p_is_a_truncated_geometric_law():
+    assert np.allclose(nested_dropout_p(3, 0.5), [4 / 7, 2 / 7, 1 / 7])
+    with pytest.raises(ValueError, match="rho must be"):
+        nested_dropout_p(3, 0.0)
+
+
+def test_random_rank_loss_draws_from_the_given_law():
+    model = add_lora(make_mlp([4, 3]), 3, kind="nested")
+    p = nested_dropout_p(3, 0.5)
+    seen = []
+    wrapped = random_rank_loss(
+        lambda m, xb, yb, step: seen.append(m[0].train_rank) or m(xb).sum(), np.random.default_rng(1), p
+    )
+    for step in range(50):
+        wrapped(model, torch.zeros(2, 4), torch.zeros(2), step)
+    assert seen == (np.random.default_rng(1).choice(3, size=50, p=p) + 1).tolist()
+    with pytest.raises(ValueError, match="p must"):
+        random_rank_loss(lambda *a: None, np.random.default_rng(0), [0.5, 0.6])

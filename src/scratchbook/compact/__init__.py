@@ -11,6 +11,7 @@ from scratchbook.compact.continuation import (
     temperature_schedule,
 )
 from scratchbook.compact.distillation import (
+    denoising_pretrained_mlp,
     distill,
     kd_loss,
     label_smoothing_loss,
@@ -23,11 +24,14 @@ from scratchbook.compact.glitter import AugmentedKD, augment_pool, digits_glitte
 from scratchbook.compact.lora import (
     DyLoRALinear,
     LoRALinear,
+    NestedDropoutLinear,
     add_lora,
     fine_tune_adapters,
+    nested_dropout_p,
     random_rank_loss,
     set_rank,
     set_train_rank,
+    svd_reorder,
 )
 from scratchbook.compact.swa import fine_tune, loss_along, random_direction, running_average, swa_callback
 from scratchbook.compact.tasks import digits_class_transfer, digits_few_labels, digits_transfer, rotate_digits
@@ -45,6 +49,9 @@ __all__: list[str] = [
     "set_rank",
     "set_train_rank",
     "random_rank_loss",
+    "NestedDropoutLinear",
+    "nested_dropout_p",
+    "svd_reorder",
     "fine_tune_adapters",
     "make_mlp",
     "fit",
@@ -72,6 +79,7 @@ __all__: list[str] = [
     "virtual_teacher",
     "distill",
     "pretrain_masked_pixels",
+    "denoising_pretrained_mlp",
     "running_average",
     "swa_callback",
     "fine_tune",

@@ -24,7 +24,10 @@ __all__ = [
     "add_lora",
     "set_rank",
     "set_train_rank",
+    "NestedDropoutLinear",
+    "nested_dropout_p",
     "random_rank_loss",
+    "svd_reorder",
     "fine_tune_adapters",
 ]
 
@@ -151,6 +154,45 @@ class DyLoRALinear(LoRALinear):
         return super().extra_repr() + f", frozen={self.frozen}"
 
 
+class NestedDropoutLinear(DyLoRALinear):
+    """LoRA trained with nested dropout (Rippel et al., 2014): a random truncation b, every term ≤ b updated.
+
+    As :class:`DyLoRALinear` with ``frozen=False``, but the scale stays LoRA's α/r at every rank: the
+    truncation drops the terms after the b-th, and the kept ones are used as they are. The rank is
+    drawn by :func:`random_rank_loss` (a geometric law in :func:`fine_tune_adapters`).
+    """
+
+    def __init__(self, base: nn.Linear, r: int, alpha: float = 1.0, generator: torch.Generator | None = None) -> None:
+        super().__init__(base, r, alpha, frozen=False, generator=generator)
+
+    def _scale(self, b: int) -> float:
+        return self.alpha / self.r
+
+
+def svd_reorder(model: nn.Module) -> nn.Module:
+    """Rewrite each LoRA adapter's update s·B A in the basis of its singular vectors, in place.
+
+    After it, term i of the adapter is the i-th singular triple of ΔW (A's rows the right singular
+    vectors, B's columns the left ones times σᵢ / s), so ``set_rank(b)`` keeps the best rank-b
+    approximation of ΔW in the Frobenius norm (Eckart–Young): post-hoc ordering of a trained adapter.
+    The full-rank update is unchanged. Only :class:`LoRALinear` layers (scale α/r at every rank).
+    """
+    layers = _adapters(model)
+    if any(type(m) is not LoRALinear for m in layers) or not layers:
+        raise TypeError("model must hold LoRALinear adapters only (the scale of DyLoRA depends on the rank)")
+    with torch.no_grad():
+        for m in layers:
+            if m.merged:
+                raise RuntimeError("unmerge() before reordering a merged layer")
+            U, S, Vh = torch.linalg.svd(m.delta_weight(m.r), full_matrices=False)
+            k = min(m.r, len(S))  # an r above min(out, in) leaves terms k+1, …, r at zero
+            m.lora_A.zero_()
+            m.lora_B.zero_()
+            m.lora_A[:k] = Vh[:k]
+            m.lora_B[:, :k] = U[:, :k] * S[:k] / m._scale(m.r)
+    return model
+
+
 def _adapters(model: nn.Module, cls: type = LoRALinear) -> list[LoRALinear]:
     return [m for m in model.modules() if isinstance(m, cls)]
 
@@ -168,20 +210,42 @@ def set_train_rank(model: nn.Module, b: int | None) -> None:
         module.train_rank = None if b is None else module._check_rank(b)
 
 
-def random_rank_loss(loss_fn: LossFn, rng: np.random.Generator) -> LossFn:
+def random_rank_loss(loss_fn: LossFn, rng: np.random.Generator, p=None) -> LossFn:
     """Wrap ``loss_fn`` so that each step first draws one rank b for every DyLoRA layer of the model.
 
-    The rank is uniform on {1, …, r} (the smallest r of the model's DyLoRA layers), drawn from
-    ``rng``; pass the generator that :func:`scratchbook.training.fit` draws its batches from.
+    The rank is drawn from ``rng`` on {1, …, r} (r the smallest of the model's DyLoRA layers):
+    uniformly, or with probabilities ``p`` (length r). Pass the generator that
+    :func:`scratchbook.training.fit` draws its batches from.
     """
+    if p is not None:
+        p = np.asarray(p, dtype=float)
+        if p.ndim != 1 or np.any(p < 0) or not np.isclose(p.sum(), 1.0):
+            raise ValueError("p must be a 1-D array of probabilities summing to 1")
 
     def loss(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, step: int) -> torch.Tensor:
         ranks = [m.r for m in _adapters(model, DyLoRALinear)]
         if ranks:
-            set_train_rank(model, int(rng.integers(1, min(ranks) + 1)))
+            r = min(ranks)
+            if p is not None and len(p) != r:
+                raise ValueError(f"p must have one probability per rank 1..{r}, got {len(p)}")
+            b = int(rng.integers(1, r + 1)) if p is None else int(rng.choice(r, p=p)) + 1
+            set_train_rank(model, b)
         return loss_fn(model, xb, yb, step)
 
     return loss
+
+
+KINDS = {"lora": LoRALinear, "dylora": DyLoRALinear, "nested": NestedDropoutLinear}
+NESTED_RHO = 0.8
+"""The ratio of the geometric law of the rank for nested dropout: P(b) ∝ ρ^(b−1), b = 1, …, r."""
+
+
+def nested_dropout_p(r: int, rho: float = NESTED_RHO) -> np.ndarray:
+    """The truncated geometric law P(b) ∝ ρ^(b−1) on b = 1, …, r of nested dropout (Rippel et al., 2014)."""
+    r = check_int("r", r, low=1)
+    rho = check_real("rho", rho, low=0.0, high=1.0, strict_low=True)
+    p = rho ** np.arange(r)
+    return p / p.sum()
 
 
 def add_lora(
@@ -189,10 +253,11 @@ def add_lora(
 ) -> nn.Module:
     """Replace every ``nn.Linear`` of ``model`` (except the names in ``exclude``) by an adapter, in place.
 
-    ``kind`` is "lora" (:class:`LoRALinear`) or "dylora" (:class:`DyLoRALinear`). Every other
+    ``kind`` is "lora" (:class:`LoRALinear`), "dylora" (:class:`DyLoRALinear`) or "nested"
+    (:class:`NestedDropoutLinear`). Every other
     parameter of the model is frozen, so only the adapters train. Returns ``model``.
     """
-    check_option("kind", kind, ("lora", "dylora"))
+    check_option("kind", kind, tuple(KINDS))
     r = check_int("r", r, low=1)
     alpha = check_real("alpha", alpha, low=0.0, strict_low=True)
     targets = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear) and name not in exclude]
@@ -200,7 +265,7 @@ def add_lora(
         raise ValueError("model has no nn.Linear layer to adapt (check exclude)")
     if any(not name for name, _ in targets):
         raise ValueError("model itself is an nn.Linear: wrap it directly with LoRALinear")
-    cls = LoRALinear if kind == "lora" else DyLoRALinear
+    cls = KINDS[kind]
     for p in model.parameters():
         p.requires_grad_(False)
     for name, linear in targets:
@@ -225,11 +290,12 @@ def fine_tune_adapters(
 ) -> nn.Module:
     """Adapt a copy of ``pretrained`` to (X, y): adapters on its linear layers, cross-entropy, Adam.
 
-    Every ``nn.Linear`` gets an adapter of ``kind`` ("lora" or "dylora", with ``frozen`` for DyLoRA)
+    Every ``nn.Linear`` gets an adapter of ``kind`` ("lora", "dylora" with ``frozen``, or "nested")
     except the layers named in ``train``, which are trained in full (e.g. ``("4",)`` for the head of
     a three-layer :func:`~scratchbook.compact.training.make_mlp`). ``random_state`` seeds the
-    adapters' initial ``A``, the mini-batches and, for DyLoRA, the rank drawn at each step (one for
-    all layers). Returns the adapted model, in eval mode.
+    adapters' initial ``A``, the mini-batches and, for DyLoRA and nested dropout, the rank drawn at
+    each step (one for all layers: uniform for DyLoRA, :func:`nested_dropout_p` for nested dropout).
+    Returns the adapted model, in eval mode.
     """
     if not isinstance(pretrained, nn.Module):
         raise TypeError(f"pretrained must be a torch.nn.Module, got {type(pretrained).__name__}")
@@ -242,7 +308,7 @@ def fine_tune_adapters(
         torch.manual_seed(random_state)
         add_lora(model, r, alpha, kind=kind, exclude=train)
     for module in _adapters(model, DyLoRALinear):
-        module.frozen = bool(frozen)
+        module.frozen = bool(frozen) and kind == "dylora"
     for name in train:
         for p in model.get_submodule(name).parameters():
             p.requires_grad_(True)
@@ -252,7 +318,9 @@ def fine_tune_adapters(
         return nn.functional.cross_entropy(m(xb), yb)
 
     try:
-        fit(model, random_rank_loss(cross_entropy, rng), X, y, steps=steps, lr=lr, random_state=rng, progress=False)
+        p = nested_dropout_p(r) if kind == "nested" else None
+        loss = random_rank_loss(cross_entropy, rng, p)
+        fit(model, loss, X, y, steps=steps, lr=lr, random_state=rng, progress=False)
     finally:
         set_train_rank(model, None)
     return model
