@@ -188,7 +188,6 @@ def _notebook_functions(path: Path) -> list[ast.FunctionDef]:
 # Copies still to be removed (each entry goes when its chapter calls the package); an entry that no longer
 # occurs fails the test too, so the list only shrinks.
 KNOWN_COPIES = {
-    "chapters/compact/06_lora_dylora.ipynb defines fine_tune(), a name the package already has",
     "chapters/rnn/04_lstm.ipynb defines input_sensitivity(), a name the package already has",
 }
 
