@@ -219,6 +219,47 @@ def test_checkers_accept_the_right_answer_and_reject_a_wrong_one(capsys):
     capsys.readouterr()
 
 
+def _sigmoid(a):
+    return 1 / (1 + np.exp(-a))
+
+
+def _peephole_jacobian(x, c_prev, a_o, W_ih, W_hh, b, P, with_output_peephole=True):
+    """∂c_t/∂c_{t-1} of a peephole LSTM by the chain rule, written out independently of the package."""
+    tc = np.tanh(c_prev)
+    o_prev = _sigmoid(a_o + P[2] * c_prev)
+    dh_dc = o_prev * (1 - tc**2) + (tc * o_prev * (1 - o_prev) * P[2] if with_output_peephole else 0.0)
+    h_prev = o_prev * tc
+    z_i, z_f, z_g, _ = np.split(W_ih @ x + W_hh @ h_prev + b, 4)
+    i, f, g = _sigmoid(z_i + P[0] * c_prev), _sigmoid(z_f + P[1] * c_prev), np.tanh(z_g)
+    J_i, J_f, J_g = (block * dh_dc for block in np.split(W_hh, 4)[:3])  # W_h· diag(∂h_{t-1}/∂c_{t-1})
+    return (
+        np.diag(f)
+        + (c_prev * f * (1 - f))[:, None] * (np.diag(P[1]) + J_f)
+        + (g * i * (1 - i))[:, None] * (np.diag(P[0]) + J_i)
+        + (i * (1 - g**2))[:, None] * J_g
+    )
+
+
+def test_peephole_jacobian_checker_uses_finite_differences(capsys):
+    """The checker of exercise lstm-ex-3 accepts the full chain rule and rejects the formula without p_o."""
+    args = checks._peephole_problem()
+    x, c_prev, a_o, W_ih, W_hh, b, P = map(torch.from_numpy, args)
+
+    def c_next(c):  # an autograd oracle for the same map, independent of the checker's differences
+        h = torch.sigmoid(a_o + P[2] * c) * torch.tanh(c)
+        z_i, z_f, z_g, _ = (W_ih @ x + W_hh @ h + b).chunk(4)
+        return torch.sigmoid(z_f + P[1] * c) * c + torch.sigmoid(z_i + P[0] * c) * torch.tanh(z_g)
+
+    autograd = torch.autograd.functional.jacobian(c_next, c_prev).numpy()
+    np.testing.assert_allclose(_peephole_jacobian(*args), autograd, rtol=1e-12, atol=1e-12)
+    assert checks.check_peephole_jacobian(_peephole_jacobian)
+    missing = _peephole_jacobian(*args, with_output_peephole=False)
+    assert np.abs(missing - autograd).max() > 1e-3  # the term through p_o is not negligible here
+    assert not checks.check_peephole_jacobian(lambda *a: _peephole_jacobian(*a, with_output_peephole=False))
+    assert not checks.check_peephole_jacobian(lambda *a: (_ for _ in ()).throw(NotImplementedError))
+    capsys.readouterr()
+
+
 def test_bad_input_names_the_argument():
     with pytest.raises(ValueError, match="variant must be one of"):
         LSTM(D, H, variant="tiny")
