@@ -185,7 +185,6 @@ KNOWN_COPIES = {
     "chapters/compact/06_lora_dylora.ipynb defines fine_tune(), a name the package already has",
     "chapters/latent/04_stochastic_lle.ipynb defines unrolled(), a copy of unrolled() in "
     "chapters/latent/03_locally_linear_embedding.ipynb",
-    "chapters/rnn/04_lstm.ipynb defines input_sensitivity(), a name the package already has",
 }
 
 

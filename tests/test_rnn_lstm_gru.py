@@ -339,3 +339,45 @@ def test_hand_written_lstm_backward_passes_gradcheck_and_equals_autograd(reverse
         (out.sin().sum() + h_n.square().sum() + c_n.cos().sum()).backward()
         grads.append([t.grad for t in inputs] + [p.grad for p in module.parameters()])
     assert all(torch.allclose(a, b, rtol=0, atol=1e-12) for a, b in zip(*grads))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_plain_lstm_bptt_equals_the_fused_function_and_autograd(reverse):
+    """lstm_layer_forward/backward, the listing of chapter 4, against LSTMLayerFunction and autograd."""
+    from scratchbook.rnn import lstm_layer_backward, lstm_layer_forward
+    from scratchbook.rnn.lstm import LSTMLayerFunction
+
+    gen = torch.Generator().manual_seed(7)
+    T, B, H_ = 6, 3, 4
+    x_part, h0, c0, w_hh = (
+        torch.randn(shape, dtype=torch.float64, generator=gen, requires_grad=True)
+        for shape in ((T, B, 4 * H_), (B, H_), (B, H_), (4 * H_, H_))
+    )
+    grad_out, grad_h, grad_c = (
+        torch.randn(s, dtype=torch.float64, generator=gen) for s in ((T, B, H_), (B, H_), (B, H_))
+    )
+    order = x_part.flip(0) if reverse else x_part  # the plain loop runs forward: reverse the input for it
+    hs, cs, gates = lstm_layer_forward(order, h0, c0, w_hh)
+    out = hs[1:].flip(0) if reverse else hs[1:]
+    # autograd through the plain forward loop is an independent oracle for the hand-written backward
+    auto = torch.autograd.grad(
+        (out * grad_out).sum() + (hs[-1] * grad_h).sum() + (cs[-1] * grad_c).sum(), (x_part, h0, c0, w_hh)
+    )
+    d_part, dh0, dc0, dw = lstm_layer_backward(
+        hs.detach(),
+        cs.detach(),
+        gates.detach(),
+        w_hh.detach(),
+        grad_out.flip(0) if reverse else grad_out,
+        grad_h,
+        grad_c,
+    )
+    plain = (d_part.flip(0) if reverse else d_part, dh0, dc0, dw)
+    fused_out, fused_h, fused_c = LSTMLayerFunction.apply(x_part, h0, c0, w_hh, reverse)
+    torch.testing.assert_close(fused_out, out, rtol=0, atol=1e-12)
+    fused = torch.autograd.grad(
+        (fused_out * grad_out).sum() + (fused_h * grad_h).sum() + (fused_c * grad_c).sum(), (x_part, h0, c0, w_hh)
+    )
+    for a, b, c in zip(plain, auto, fused):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+        torch.testing.assert_close(a, c, rtol=0, atol=1e-12)
