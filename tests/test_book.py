@@ -187,9 +187,7 @@ def _notebook_functions(path: Path) -> list[ast.FunctionDef]:
 
 # Copies still to be removed (each entry goes when its chapter calls the package); an entry that no longer
 # occurs fails the test too, so the list only shrinks.
-KNOWN_COPIES = {
-    "chapters/rnn/04_lstm.ipynb defines input_sensitivity(), a name the package already has",
-}
+KNOWN_COPIES: set[str] = set()
 
 
 def test_notebooks_call_the_package_instead_of_copying_it():
