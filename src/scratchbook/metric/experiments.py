@@ -1,0 +1,136 @@
+"""One evaluation protocol for every metric learner of Part II, and the data it is run on.
+
+Every comparison of the part goes through :func:`evaluate`: each learner is a factory that returns a
+fresh scikit-learn transformer (a learner, or a pipeline ending in one), it is fitted on the training
+part of each split only, and a k-NN classifier after it is scored on the test part. All learners see
+the same splits, drawn once from ``random_state``, so their accuracies can be compared split by split.
+
+:func:`digits_learners` builds the learners compared on the digits in chapters 2 and 3, each as a
+pipeline from the raw pixels, so that the plain Euclidean distance on the pixels is one of the rows;
+``scripts/make_metric_results.py`` runs them and stores the accuracies in
+``chapters/metric/data/digits_knn.json``. :func:`make_noisy_features` generates a data set on which the
+Euclidean distance is misled by design (a few informative features among many loud, useless ones).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.decomposition import PCA
+from sklearn.model_selection import StratifiedShuffleSplit
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from scratchbook._validation import check_array, check_int, check_real
+
+__all__ = ["evaluate", "summarize", "digits_learners", "make_noisy_features"]
+
+
+def evaluate(
+    learners: Mapping[str, Callable[[], object]],
+    X,
+    y,
+    *,
+    n_splits: int = 5,
+    train_size: float | int = 0.5,
+    n_neighbors: int = 3,
+    random_state: int = 0,
+) -> dict[str, np.ndarray]:
+    """k-NN test accuracy after each learner on the same ``n_splits`` stratified splits of (X, y).
+
+    Returns ``{name: accuracies}``, one accuracy per split, in the order of the splits.
+    """
+    X = check_array("X", X, ndim=2)
+    y = np.asarray(y)
+    if y.shape != (len(X),):
+        raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
+    n_splits = check_int("n_splits", n_splits, low=1)
+    n_neighbors = check_int("n_neighbors", n_neighbors, low=1)
+    if not learners:
+        raise ValueError("learners must name at least one learner factory")
+    splits = list(StratifiedShuffleSplit(n_splits, train_size=train_size, random_state=random_state).split(X, y))
+    scores: dict[str, np.ndarray] = {}
+    for name, make in learners.items():
+        if not callable(make):
+            raise TypeError(f"learners[{name!r}] must be a function returning a transformer, got {type(make).__name__}")
+        acc = []
+        for train, test in splits:
+            model = make_pipeline(clone(make()), KNeighborsClassifier(n_neighbors)).fit(X[train], y[train])
+            acc.append(model.score(X[test], y[test]))
+        scores[name] = np.array(acc)
+    return scores
+
+
+def summarize(scores: Mapping[str, np.ndarray]) -> dict[str, tuple[float, float]]:
+    """Mean and sample standard deviation (ddof=1; 0 for one split) of each learner's accuracies."""
+    return {name: (float(np.mean(a)), float(np.std(a, ddof=1)) if len(a) > 1 else 0.0) for name, a in scores.items()}
+
+
+def _whitened_pca(n_components: int):
+    return [PCA(n_components, random_state=0), StandardScaler()]
+
+
+def digits_learners(names: list[str] | None = None, n_components: int = 30) -> dict[str, Callable[[], object]]:
+    """The digits comparison of Part II: baselines on the pixels and learners on whitened PCA scores.
+
+    Three baselines: the Euclidean distance on the raw pixels, on the first ``n_components`` principal
+    components (a rotation and truncation, nearly the same distance), and on those components
+    standardized (a *whitened* metric: the Mahalanobis distance with the inverse covariance inside the
+    PCA subspace). Every learner runs after the whitened PCA, as in the chapters. ``names`` picks a
+    subset.
+    """
+    from scratchbook.metric import DCA, GMML, ITML, LMNN, MCML, MMC, NCA, RCA, KernelRCA
+
+    n_components = check_int("n_components", n_components, low=1)
+    whitened = lambda *last: make_pipeline(*_whitened_pca(n_components), *last)  # noqa: E731
+    factories: dict[str, Callable[[], object]] = {
+        "Euclidean, pixels": lambda: FunctionTransformer(),
+        f"Euclidean, PCA {n_components}": lambda: PCA(n_components, random_state=0),
+        f"whitened PCA {n_components}": lambda: whitened(),
+        "MMC": lambda: whitened(MMC(random_state=0)),
+        "RCA": lambda: whitened(RCA()),
+        "DCA": lambda: whitened(DCA()),
+        "LMNN": lambda: whitened(LMNN(max_iter=30)),
+        "GMML": lambda: whitened(GMML(random_state=0)),
+        "kernel RCA": lambda: whitened(KernelRCA()),
+        "MCML": lambda: whitened(MCML(max_iter=15)),
+        "NCA": lambda: whitened(NCA(random_state=0)),
+        "ITML": lambda: whitened(ITML(max_iter=50, random_state=0)),
+    }
+    if names is None:
+        return factories
+    unknown = [n for n in names if n not in factories]
+    if unknown:
+        raise ValueError(f"names must be among {list(factories)}, got {unknown}")
+    return {n: factories[n] for n in names}
+
+
+def make_noisy_features(
+    n_samples: int = 300,
+    n_informative: int = 2,
+    n_noise: int = 10,
+    noise_scale: float = 5.0,
+    random_state: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Three classes in ``n_informative`` features, padded with ``n_noise`` loud, useless features.
+
+    The class means sit on a circle of radius 2 in the informative plane, with unit within-class
+    spread; the noise features are independent Gaussians of standard deviation ``noise_scale``. The
+    Euclidean distance is dominated by the noise; a metric that shrinks the noise features recovers the
+    classes. Returns ``(X, y)`` with X of shape (n_samples, n_informative + n_noise).
+    """
+    n_samples = check_int("n_samples", n_samples, low=6)
+    n_informative = check_int("n_informative", n_informative, low=2)
+    n_noise = check_int("n_noise", n_noise, low=0)
+    noise_scale = check_real("noise_scale", noise_scale, low=0.0)
+    rng = np.random.RandomState(random_state)
+    y = np.arange(n_samples) % 3
+    angles = 2 * np.pi * y / 3
+    centres = np.zeros((n_samples, n_informative))
+    centres[:, 0], centres[:, 1] = 2 * np.cos(angles), 2 * np.sin(angles)
+    informative = centres + rng.normal(size=(n_samples, n_informative))
+    noise = noise_scale * rng.normal(size=(n_samples, n_noise))
+    return np.hstack([informative, noise]), y
