@@ -14,7 +14,9 @@ Euclidean distance is misled by design (a few informative features among many lo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import numpy as np
 from sklearn.base import clone
@@ -26,7 +28,15 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from scratchbook._validation import check_array, check_int, check_real
 
-__all__ = ["evaluate", "summarize", "digits_learners", "make_noisy_features"]
+__all__ = [
+    "evaluate",
+    "summarize",
+    "digits_learners",
+    "noisy_learners",
+    "make_noisy_features",
+    "load_scores",
+    "draw_scores",
+]
 
 
 def evaluate(
@@ -134,3 +144,67 @@ def make_noisy_features(
     informative = centres + rng.normal(size=(n_samples, n_informative))
     noise = noise_scale * rng.normal(size=(n_samples, n_noise))
     return np.hstack([informative, noise]), y
+
+
+def noisy_learners(names: list[str] | None = None) -> dict[str, Callable[[], object]]:
+    """The comparison on :func:`make_noisy_features`: two baselines and every learner after standardizing.
+
+    The baselines are the Euclidean distance on the features as they are and after standardizing each
+    feature (a diagonal metric that needs no labels); every learner runs after the standardization.
+    """
+    from scratchbook.metric import DCA, GMML, ITML, LMNN, MCML, MMC, NCA, RCA, KernelRCA
+
+    def standardized(learner):
+        return lambda: make_pipeline(StandardScaler(), learner())
+
+    factories: dict[str, Callable[[], object]] = {
+        "Euclidean": lambda: FunctionTransformer(),
+        "standardized": lambda: StandardScaler(),
+        "MMC": standardized(lambda: MMC(random_state=0)),
+        "RCA": standardized(RCA),
+        "DCA": standardized(DCA),
+        "LMNN": standardized(lambda: LMNN(max_iter=30)),
+        "GMML": standardized(lambda: GMML(random_state=0)),
+        "kernel RCA": standardized(KernelRCA),
+        "MCML": standardized(lambda: MCML(max_iter=15)),
+        "NCA": standardized(lambda: NCA(random_state=0)),
+        "ITML": standardized(lambda: ITML(max_iter=50, random_state=0)),
+    }
+    if names is None:
+        return factories
+    unknown = [n for n in names if n not in factories]
+    if unknown:
+        raise ValueError(f"names must be among {list(factories)}, got {unknown}")
+    return {n: factories[n] for n in names}
+
+
+def load_scores(path: str | Path, names: list[str] | None = None) -> tuple[dict[str, np.ndarray], dict]:
+    """Read a file of ``scripts/make_metric_results.py``: ``({name: accuracies}, settings)``."""
+    stored = json.loads(Path(path).read_text())
+    accuracy = stored["accuracy"]
+    names = list(accuracy) if names is None else names
+    missing = [n for n in names if n not in accuracy]
+    if missing:
+        raise ValueError(f"names {missing} are not in {path}; it holds {list(accuracy)}")
+    return {n: np.asarray(accuracy[n], dtype=float) for n in names}, stored["settings"]
+
+
+def draw_scores(ax, scores: Mapping[str, np.ndarray], reference: str | None = None, title: str = "") -> None:
+    """Horizontal bars of the mean accuracy, one dot per split, ± one standard deviation as a line.
+
+    ``reference`` names the row drawn again as a dotted vertical line, to read every row against it.
+    """
+    names = list(scores)
+    for k, name in enumerate(names):
+        a = np.asarray(scores[name])
+        mean, sd = a.mean(), (a.std(ddof=1) if len(a) > 1 else 0.0)
+        ax.barh(k, mean, color=f"C{k % 10}", alpha=0.45)
+        ax.plot(a, np.full(len(a), k) + np.linspace(-0.2, 0.2, len(a)), "k.", ms=2.5)
+        ax.plot([mean - sd, mean + sd], [k, k], color="k", lw=1.2)
+        ax.text(1.0, k, f" {mean:.3f} ± {sd:.3f}", va="center", fontsize=8, transform=ax.get_yaxis_transform())
+    if reference is not None:
+        ax.axvline(np.mean(scores[reference]), color="k", lw=0.8, ls=":")
+    lows = min(np.min(a) for a in scores.values())
+    ax.set(yticks=range(len(names)), yticklabels=names, xlim=(max(0.0, lows - 0.03), 1.0), title=title)
+    ax.set_xlabel("3-NN test accuracy")
+    ax.invert_yaxis()
