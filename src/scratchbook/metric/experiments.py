@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.model_selection import StratifiedShuffleSplit
-from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
@@ -35,6 +35,7 @@ __all__ = [
     "noisy_learners",
     "make_noisy_features",
     "load_scores",
+    "loo_knn_accuracy",
     "draw_scores",
 ]
 
@@ -72,6 +73,19 @@ def evaluate(
             acc.append(model.score(X[test], y[test]))
         scores[name] = np.array(acc)
     return scores
+
+
+def loo_knn_accuracy(Z, y, n_neighbors: int = 3) -> float:
+    """Leave-one-out k-NN accuracy of the points Z (a point is never its own neighbour), majority vote."""
+    Z = check_array("Z", Z, ndim=2)
+    y = np.asarray(y)
+    if y.shape != (len(Z),):
+        raise ValueError(f"y must have shape ({len(Z)},), got {y.shape}")
+    n_neighbors = check_int("n_neighbors", n_neighbors, low=1, high=len(Z) - 1)
+    _, codes = np.unique(y, return_inverse=True)
+    neighbours = NearestNeighbors().fit(Z).kneighbors(n_neighbors=n_neighbors, return_distance=False)
+    votes = np.array([np.bincount(codes[row], minlength=codes.max() + 1).argmax() for row in neighbours])
+    return float(np.mean(votes == codes))
 
 
 def summarize(scores: Mapping[str, np.ndarray]) -> dict[str, tuple[float, float]]:
@@ -178,15 +192,19 @@ def noisy_learners(names: list[str] | None = None) -> dict[str, Callable[[], obj
     return {n: factories[n] for n in names}
 
 
-def load_scores(path: str | Path, names: list[str] | None = None) -> tuple[dict[str, np.ndarray], dict]:
-    """Read a file of ``scripts/make_metric_results.py``: ``({name: accuracies}, settings)``."""
+def load_scores(
+    path: str | Path, names: list[str] | None = None, data: str = "digits"
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Read a file of ``scripts/make_metric_results.py``: ``({name: accuracies}, settings)`` for ``data``."""
     stored = json.loads(Path(path).read_text())
-    accuracy = stored["accuracy"]
+    if data not in stored["accuracy"]:
+        raise ValueError(f"data must be one of {list(stored['accuracy'])}, got {data!r}")
+    accuracy = stored["accuracy"][data]
     names = list(accuracy) if names is None else names
     missing = [n for n in names if n not in accuracy]
     if missing:
         raise ValueError(f"names {missing} are not in {path}; it holds {list(accuracy)}")
-    return {n: np.asarray(accuracy[n], dtype=float) for n in names}, stored["settings"]
+    return {n: np.asarray(accuracy[n], dtype=float) for n in names}, stored["settings"][data]
 
 
 def draw_scores(ax, scores: Mapping[str, np.ndarray], reference: str | None = None, title: str = "") -> None:
