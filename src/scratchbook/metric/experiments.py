@@ -37,6 +37,8 @@ __all__ = [
     "load_scores",
     "loo_knn_accuracy",
     "draw_scores",
+    "train_triplet_net",
+    "mining_scores",
 ]
 
 
@@ -226,3 +228,28 @@ def draw_scores(ax, scores: Mapping[str, np.ndarray], reference: str | None = No
     ax.set(yticks=range(len(names)), yticklabels=names, xlim=(max(0.0, lows - 0.03), 1.0), title=title)
     ax.set_xlabel("3-NN test accuracy")
     ax.invert_yaxis()
+
+
+def train_triplet_net(X, y, mining: str, seed: int, out: int = 16, margin: float = 0.2, steps: int = 150):
+    """The 64 → 32 → ``out`` embedding of chapter 4, trained with the triplet loss and one mining strategy."""
+    import torch
+
+    from scratchbook.metric.deep import EmbeddingNet, train_embedding
+
+    torch.manual_seed(seed)
+    net = EmbeddingNet(np.asarray(X).shape[1], 32, out)
+    train_embedding(net, X, y, steps=steps, mining=mining, margin=margin, random_state=seed, progress=False)
+    return net
+
+
+def mining_scores(net, X_train, y_train, X_test, y_test, unseen_X=None, unseen_y=None) -> dict[str, float]:
+    """5-NN test accuracy of the embedding (fitted on the embedded training set) and, given unseen classes,
+    Recall@1 among them: the fraction of unseen images whose nearest other unseen image shares its class."""
+    from scratchbook.metric.deep import embed
+
+    scores = {"knn5": KNeighborsClassifier(5).fit(embed(net, X_train), y_train).score(embed(net, X_test), y_test)}
+    if unseen_X is not None:
+        Z = embed(net, unseen_X)
+        Z = Z / np.linalg.norm(Z, axis=1, keepdims=True)  # the distance the network was trained for
+        scores["recall1_unseen"] = loo_knn_accuracy(Z, unseen_y, n_neighbors=1)
+    return {k: float(v) for k, v in scores.items()}
