@@ -1,6 +1,6 @@
 """Train the character LSTM of the language-model chapter on CPython's pydoc topics; save it as a checkpoint.
 
-    python scripts/make_charlm_checkpoint.py [--steps 1000] [--out chapters/rnn/data/charlm.pt]
+    python scripts/make_charlm_checkpoint.py [--steps 1500] [--out chapters/rnn/data/charlm.pt]
 
 The corpus is ``scratchbook.rnn.charlm.char_corpus`` (the training topics of the ELMo chapter's
 split, as characters); the vocabulary is every character of the training text plus one for unknown
@@ -38,11 +38,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--length", type=int, default=100, help="characters per truncated-BPTT window")
     parser.add_argument("--embedding-dim", type=int, default=32)
-    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
