@@ -349,3 +349,39 @@ def check_scalar_mix(fn) -> bool:
 
 
 __all__ += ["check_scalar_mix"]
+
+
+# --- Chapter 7: language models and generation ----------------------------------------------------
+
+
+def check_next_char_probs(fn) -> bool:
+    """Check ``fn(logits, temperature, top_k) -> probs``: softmax(logits / T) kept on the top k, renormalised.
+
+    ``logits`` is a B×V float64 tensor, ``top_k`` an int or None; the reference is
+    ``scratchbook.rnn.generation.next_token_probs``.
+    """
+    import torch
+
+    from scratchbook.rnn.generation import next_token_probs
+
+    logits = torch.randn(4, 9, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    ok = True
+    for temperature, top_k in ((1.0, None), (0.5, None), (2.0, 3), (0.7, 1)):
+        answer = call_or_none(fn, logits.clone(), temperature, top_k)
+        if answer is None:
+            return False
+        if isinstance(answer, torch.Tensor):
+            answer = answer.detach().cpu().numpy()
+        ok &= report_check(
+            f"probabilities at T = {temperature}, top_k = {top_k}",
+            answer,
+            next_token_probs(logits, temperature, top_k).numpy(),
+            rtol=1e-8,
+            atol=1e-10,
+            hint="Divide the logits by T before the softmax; with top_k, set every logit below the k-th "
+            "largest to -inf first, so the kept ones sum to 1.",
+        )
+    return bool(ok)
+
+
+__all__ += ["check_next_char_probs"]
