@@ -21,6 +21,7 @@ __all__ = [
     "chapter_outline",
     "toc_entries",
     "stub_functions",
+    "leaves_inputs_unchanged",
 ]
 
 
@@ -198,3 +199,59 @@ def stub_functions(source: str) -> str:
         cursor = node.end_lineno
     out.extend(lines[cursor:])
     return "\n".join(out) + ("\n" if source.endswith("\n") else "")
+
+
+def _snapshot(value: Any) -> Any:
+    """A copy of the array data inside ``value`` (arrays, tensors, modules, dicts, sequences); ``None`` for the rest."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, dict):
+        return {k: _snapshot(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_snapshot(v) for v in value]
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency of the book
+        return None
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, torch.nn.Module):
+        return {k: v.detach().clone() for k, v in value.state_dict().items()}
+    return None
+
+
+def _same(before: Any, value: Any) -> bool:
+    """Whether ``value`` still holds the data recorded by :func:`_snapshot` as ``before``."""
+    now = _snapshot(value)
+    if isinstance(before, dict):
+        return isinstance(now, dict) and before.keys() == now.keys() and all(_same(before[k], now[k]) for k in before)
+    if isinstance(before, list):
+        return isinstance(now, list) and len(before) == len(now) and all(_same(b, n) for b, n in zip(before, now))
+    if before is None:
+        return True
+    return bool(np.array_equal(np.asarray(before), np.asarray(now), equal_nan=True))
+
+
+def leaves_inputs_unchanged(checker: Callable[[Callable[..., Any]], bool], fn: Callable[..., Any]) -> bool:
+    """Run an exercise ``checker`` on ``fn`` silently; true when it passes and ``fn`` modified none of its arguments.
+
+    A hidden test of the graded assignments (``make assignments``): a function that returns the right
+    answer but writes into the caller's arrays, tensors or module weights is a bug the checker's
+    comparison alone does not see.
+    """
+    import contextlib
+    import io
+
+    if not callable(checker) or not callable(fn):
+        raise TypeError("checker and fn must be callables: a checker of scratchbook.<topic>.checks and the answer")
+    modified: list[int] = []
+
+    def watched(*args: Any) -> Any:
+        before = [_snapshot(a) for a in args]
+        result = fn(*args)
+        modified.extend(i for i, (b, a) in enumerate(zip(before, args)) if not _same(b, a))
+        return result
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        passed = bool(checker(watched))
+    return passed and not modified
