@@ -22,6 +22,9 @@ __all__ = [
     "toc_entries",
     "stub_functions",
     "leaves_inputs_unchanged",
+    "parse_concept_check",
+    "concept_check",
+    "concept_checks",
 ]
 
 
@@ -255,3 +258,114 @@ def leaves_inputs_unchanged(checker: Callable[[Callable[..., Any]], bool], fn: C
     with contextlib.redirect_stdout(io.StringIO()):
         passed = bool(checker(watched))
     return passed and not modified
+
+
+CONCEPT_CHECK_BLOCK = re.compile(r"^(`{3,}|:{3,})\{concept-check\}[ \t]*(.*?)\n(.*?)^\1[ \t]*$", re.M | re.S)
+
+
+def parse_concept_check(question: str, body: str) -> dict[str, Any]:
+    """Read one ``{concept-check}`` block: its question, options, answer (0-based), explanation, label.
+
+    The format, shared by the website's directive (``_ext/concept_check.py``) and the kernel's widget::
+
+        ```{concept-check} Which gate decides how much of the old cell state is kept?
+        :answer: 2
+        :label: lstm-cc-1
+
+        - the input gate
+        - the forget gate
+
+        The explanation, shown once the reader has answered.
+        ```
+
+    ``:answer:`` counts the options from 1, as a reader does.
+    """
+    question = question.strip()
+    if not question:
+        raise ValueError("a concept check needs its question as the directive's argument")
+    options_text: dict[str, str] = {}
+    lines = body.splitlines()
+    i = 0
+    while i < len(lines) and re.match(r"^:(\w+):", lines[i]):
+        key, value = re.match(r"^:(\w+):\s*(.*)$", lines[i]).groups()
+        options_text[key] = value.strip()
+        i += 1
+    choices: list[str] = []
+    explanation: list[str] = []
+    for line in lines[i:]:
+        if explanation or (choices and line.strip() and not line.startswith(("- ", "  "))):
+            explanation.append(line)
+        elif line.startswith("- "):
+            choices.append(line[2:].strip())
+        elif line.startswith("  ") and choices:
+            choices[-1] += " " + line.strip()  # an option continued on the next line
+    if len(choices) < 2:
+        raise ValueError(f"concept check {question[:50]!r}: give at least two options as a '- ' list")
+    answer = options_text.get("answer", "")
+    if not answer.isdigit() or not 1 <= int(answer) <= len(choices):
+        raise ValueError(f"concept check {question[:50]!r}: :answer: must be an option number 1–{len(choices)}")
+    text = "\n".join(explanation).strip()
+    if not text:
+        raise ValueError(f"concept check {question[:50]!r}: explain the answer after the options")
+    return {
+        "question": question,
+        "options": choices,
+        "answer": int(answer) - 1,
+        "explanation": text,
+        "label": options_text.get("label"),
+    }
+
+
+def concept_check(question: str, options: list[str], answer: int, explanation: str) -> Any:
+    """A multiple-choice self-check for a kernel (JupyterLab, Colab): pick an option, see whether it is right and why.
+
+    ``answer`` is the index of the right option (from 0). Works offline, with no server beyond the kernel.
+    """
+    import ipywidgets as widgets
+    from IPython.display import Markdown, display
+
+    if not isinstance(options, (list, tuple)) or len(options) < 2:
+        raise ValueError("options must be a list of at least two answers")
+    if not isinstance(answer, (int, np.integer)) or not 0 <= answer < len(options):
+        raise ValueError(f"answer must be the index of the right option, 0 to {len(options) - 1}, got {answer!r}")
+    buttons = widgets.RadioButtons(options=list(options), index=None, layout={"width": "max-content"})
+    feedback = widgets.Output()
+
+    def on_pick(change: dict) -> None:
+        if change["new"] is None:
+            return
+        feedback.clear_output()
+        with feedback:
+            verdict = "**Right.**" if buttons.index == answer else f"**Not quite**: the answer is «{options[answer]}»."
+            display(Markdown(f"{verdict} {explanation}"))
+
+    buttons.observe(on_pick, names="index")
+    box = widgets.VBox([widgets.HTML(f"<b>{question}</b>"), buttons, feedback])
+    display(box)
+    return box
+
+
+def concept_checks(notebook: str | Path) -> list[dict[str, Any]]:
+    """Show the concept checks of a chapter notebook as widgets in the kernel; return them as dicts.
+
+    In JupyterLab or on Colab, where the book's directives do not render, a reader runs
+    ``concept_checks("04_lstm.ipynb")`` in a new cell to answer the chapter's checks interactively.
+    """
+    import nbformat
+
+    path = Path(notebook)
+    if path.suffix != ".ipynb" or not path.is_file():
+        raise ValueError(f"notebook must be an existing .ipynb file, got {str(path)!r}")
+    found = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "markdown":
+            for _, question, body in CONCEPT_CHECK_BLOCK.findall(cell.source):
+                found.append(parse_concept_check(question, body))
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return found
+    if get_ipython() is not None:
+        for check in found:
+            concept_check(check["question"], check["options"], check["answer"], check["explanation"])
+    return found
