@@ -97,3 +97,15 @@ def test_directive_renders_the_options_and_the_answer(tmp_path):
     assert "the second, written on two lines" in html and "cc-explanation" in html
     assert "concept_check.js" in html and (tmp_path / "html" / "_static" / "concept_check.js").is_file()
     assert sys.modules.get("concept_check") is not None
+
+
+def test_concept_checks_finds_the_running_notebook(monkeypatch):
+    chapter = ROOT / "chapters" / "rnn" / "04_lstm.ipynb"
+    monkeypatch.setenv("JPY_SESSION_NAME", str(chapter))  # what JupyterLab tells the kernel
+    labels = [c["label"] for c in concept_checks()]
+    cells = nbformat.read(chapter, as_version=4).cells
+    expected = [c["label"] for cell in cells if cell.cell_type == "markdown" for c in _blocks(cell.source)]
+    assert labels and labels == expected
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    with pytest.raises(ValueError, match="notebook"):
+        concept_checks()

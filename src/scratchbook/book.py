@@ -345,15 +345,40 @@ def concept_check(question: str, options: list[str], answer: int, explanation: s
     return box
 
 
-def concept_checks(notebook: str | Path) -> list[dict[str, Any]]:
+def _current_notebook() -> Path | None:
+    """The notebook this kernel runs, when the front end says so (JupyterLab, Notebook 7, VS Code)."""
+    import os
+
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:  # pragma: no cover
+        shell = None
+    user_ns = getattr(shell, "user_ns", {}) or {}
+    named = (user_ns.get("__vsc_ipynb_file__"), user_ns.get("__session__"), os.environ.get("JPY_SESSION_NAME"))
+    for candidate in named:
+        if candidate and str(candidate).endswith(".ipynb"):
+            path = Path(candidate)
+            for p in (path, Path.cwd() / path.name):
+                if p.is_file():
+                    return p
+    return None
+
+
+def concept_checks(notebook: str | Path | None = None) -> list[dict[str, Any]]:
     """Show the concept checks of a chapter notebook as widgets in the kernel; return them as dicts.
 
     In JupyterLab or on Colab, where the book's directives do not render, a reader runs
-    ``concept_checks("04_lstm.ipynb")`` in a new cell to answer the chapter's checks interactively.
+    ``concept_checks()`` in a new cell of the chapter to answer its checks interactively. Without an
+    argument the notebook is the one the kernel runs, when the front end tells the kernel (JupyterLab
+    and VS Code do); otherwise pass its file name, e.g. ``concept_checks("04_lstm.ipynb")``.
     """
     import nbformat
 
-    path = Path(notebook)
+    path = Path(notebook) if notebook is not None else _current_notebook()
+    if path is None:
+        raise ValueError("notebook: this front end does not name the notebook; pass its file name")
     if path.suffix != ".ipynb" or not path.is_file():
         raise ValueError(f"notebook must be an existing .ipynb file, got {str(path)!r}")
     found = []
