@@ -139,10 +139,15 @@ def test_cell(points: int, hidden: bool, checker: str, fn: str, topic: str) -> n
             f"test_{fn}_hidden({fn})"
         )
     else:
-        body = (
+        body = (  # the checker's verdicts and hints become the failure message a student reads
             f"def test_{fn}({fn}):\n"
+            f"    import contextlib\n"
+            f"    import io\n\n"
             f"    from scratchbook.{topic} import checks\n\n"
-            f"    assert checks.{checker}({fn})\n\n\n"
+            f"    verdicts = io.StringIO()\n"
+            f"    with contextlib.redirect_stdout(verdicts):\n"
+            f"        passed = checks.{checker}({fn})\n"
+            f"    assert passed, verdicts.getvalue()\n\n\n"
             f"test_{fn}({fn})"
         )
     return nbformat.v4.new_code_cell(config + body)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 from pathlib import Path
 
 import nbformat
@@ -115,6 +116,8 @@ def test_grading_full_marks_zero_and_one_question_wrong(assignment, tmp_path):
     question = _question_of(student, wrong_fn)
     assert one_wrong.get_score(question) == 0
     assert one_wrong.total == possible - points
+    feedback = {t["name"]: t["output"] for t in json.loads((tmp_path / "results.json").read_text())["tests"]}
+    assert "✗" in feedback[question] and "largest difference" in feedback[question]  # the checker's own verdict
     print(one_wrong.summary())
 
 
