@@ -102,7 +102,7 @@ student: $(STAMP)  ## student versions of the notebooks (exercise code stubbed, 
 	$(BIN)/python scripts/make_student.py --out _build/student
 
 assignments: $(STAMP)  ## graded assignments (otter-grader): student, instructor and autograder per chapter in _build/assignments
-	$(BIN)/python -c "import otter" 2>/dev/null || $(PIP) ".[grading]"
+	$(BIN)/python -c "import otter" 2>/dev/null || $(PIP) --no-build-isolation -e ".[grading]"
 	$(BIN)/python scripts/make_assignments.py --out _build/assignments
 
 lab: $(STAMP)  ## JupyterLab on the chapters

@@ -3,15 +3,18 @@
 The question, the options and the explanation are rendered by Sphinx like any other text (math,
 roles, references); a small script (``_static/concept_check.js``) turns the options into buttons,
 says whether the reader's pick is right, marks the right one and reveals the explanation. Nothing is
-fetched from a server. Without JavaScript (and in the PDF) the explanation is simply shown after
-the options. The format is read by ``scratchbook.book.parse_concept_check``, which also gives the
-kernel's widgets (``scratchbook.book.concept_checks``), so the site and the kernel ask the same thing.
+fetched from a server. Without JavaScript the explanation is simply shown after the options. The PDF
+numbers the options and states the answer before the explanation; its student edition
+(``book_edition = "student"``, ``_ext/book_pdf.py``) leaves the explanation out. The format is read
+by ``scratchbook.book.parse_concept_check``, which also gives the kernel's widgets
+(``scratchbook.book.concept_checks``), so the site and the kernel ask the same thing.
 """
 
 from __future__ import annotations
 
 from docutils import nodes
 from docutils.statemachine import StringList
+from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util.docutils import SphinxDirective
 
 from scratchbook.book import parse_concept_check
@@ -49,6 +52,29 @@ class ConceptCheck(SphinxDirective):
         return [node]
 
 
+class ConceptCheckPrint(SphinxPostTransform):
+    """In LaTeX: numbered options, then the answer and its explanation (instructor) or nothing (student)."""
+
+    default_priority = 500
+    formats = ("latex",)
+
+    def run(self, **kwargs) -> None:
+        student = getattr(self.config, "book_edition", "instructor") == "student"
+        for check in list(self.document.findall(concept_check_node)):
+            for bullets in list(check.findall(nodes.bullet_list)):
+                numbered = nodes.enumerated_list(enumtype="arabic", prefix="", suffix=".")
+                numbered += bullets.children
+                bullets.replace_self(numbered)
+            for explanation in list(check.findall(nodes.container)):
+                if "cc-explanation" not in explanation["classes"]:
+                    continue
+                if student:
+                    explanation.parent.remove(explanation)
+                else:
+                    answer = nodes.paragraph(text=f"Answer: option {check['answer'] + 1}.")
+                    explanation.insert(0, answer)
+
+
 def _visit_html(self, node):
     self.body.append(
         self.starttag(node, "div", CLASS="concept-check", **{"data-answer": str(node["answer"]), "role": "group"})
@@ -73,6 +99,7 @@ def setup(app):
         texinfo=(_skip, _skip),
     )
     app.add_directive("concept-check", ConceptCheck)
+    app.add_post_transform(ConceptCheckPrint)
     app.add_js_file("concept_check.js")
     app.add_css_file("concept_check.css")
     return {"parallel_read_safe": True, "parallel_write_safe": True}

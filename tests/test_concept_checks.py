@@ -109,3 +109,24 @@ def test_concept_checks_finds_the_running_notebook(monkeypatch):
     monkeypatch.delenv("JPY_SESSION_NAME")
     with pytest.raises(ValueError, match="notebook"):
         concept_checks()
+
+
+@pytest.mark.parametrize("edition", ["instructor", "student"])
+def test_pdf_numbers_the_options_and_prints_the_answer_for_instructors_only(tmp_path, edition):
+    pytest.importorskip("myst_parser")
+    from sphinx.application import Sphinx
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(ROOT / '_ext')!r})\n"
+        "extensions = ['myst_parser', 'concept_check', 'book_pdf']\nmyst_enable_extensions = ['dollarmath']\n"
+        f"book_edition = {edition!r}\nlatex_documents = [('index', 'demo.tex', 'Demo', 'A', 'manual')]\n"
+    )
+    (src / "index.md").write_text("# Demo\n\n" + BLOCK + "\n")
+    app = Sphinx(str(src), str(src), str(tmp_path / "tex"), str(tmp_path / "doctrees"), "latex", status=None)
+    app.build()
+    tex = (tmp_path / "tex" / "demo.tex").read_text()
+    assert r"\begin{enumerate}" in tex and "the second, written on two lines" in tex
+    assert ("Answer: option 2." in tex) == (edition == "instructor")
+    assert ("Counting from one" in tex) == (edition == "instructor")
