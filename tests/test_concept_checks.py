@@ -52,14 +52,22 @@ def test_parse_rejects_malformed_checks(body, message):
         parse_concept_check("Q?", body)
 
 
-def test_widget_marks_a_pick(monkeypatch):
+def test_widget_says_whether_a_pick_is_right_and_explains(monkeypatch):
     pytest.importorskip("ipywidgets")
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
     box = concept_check("Q?", ["a", "b"], 1, "Because.")
     buttons = box.children[1]
     buttons.index = 0
-    assert buttons.index == 0
+    assert shown[-1].data.startswith("**Not quite**") and "«b»" in shown[-1].data and "Because." in shown[-1].data
+    buttons.index = 1
+    assert shown[-1].data.startswith("**Right.**") and "Because." in shown[-1].data
     with pytest.raises(ValueError, match="answer"):
         concept_check("Q?", ["a", "b"], 2, "Because.")
+    with pytest.raises(ValueError, match="options"):
+        concept_check("Q?", ["a"], 0, "Because.")
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=[f"{p.parent.name}/{p.stem}" for p in CHAPTERS])
