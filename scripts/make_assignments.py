@@ -6,7 +6,7 @@ For every chapter with an exercise that a checker of ``scratchbook.<topic>.check
 writes ``_build/assignments/<topic>/<chapter>/``:
 
 - ``instructor/<chapter>.ipynb``: the source notebook in otter-grader's format (assignment config,
-  one question per exercise with its solution and its tests), kept for the teacher;
+  one question per function an exercise asks for, with its solution and its tests), kept for the teacher;
 - ``dist/autograder/``: otter's solution notebook and ``autograder.zip`` (all the tests, hidden ones
   included), the file that ``otter run`` (on a laptop) or Gradescope grades submissions with;
 - ``dist/student/<chapter>.ipynb``: what the students get: the exercise text, the function's signature
@@ -19,8 +19,8 @@ runs the checker again and also requires the function to leave its arguments unm
 (``scratchbook.book.leaves_inputs_unchanged``), a bug the public comparison does not see. A wrong answer
 loses the question's 3 points, a right answer that writes into its inputs loses 1.
 
-Otter runs the solutions through the tests while it builds (``--no-run-tests`` skips that), so an
-assignment whose solution does not pass is never written.
+Otter runs the solutions through the tests while it builds (``--no-run-tests`` skips that), so the
+build stops with an error on an assignment whose solution does not pass its own tests.
 """
 
 from __future__ import annotations
