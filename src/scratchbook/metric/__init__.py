@@ -20,6 +20,9 @@ from scratchbook.metric.mmc import MMC
 from scratchbook.metric.nca import NCA
 from scratchbook.metric.rca import RCA
 
+# --- Retrieval and few-shot evaluation (chapter 5) ---
+from scratchbook.metric.retrieval import map_at_r, mean_confidence_interval, r_precision, recall_at_k
+
 __all__: list[str] = [
     "MahalanobisMixin",
     "mahalanobis_distances",
@@ -43,6 +46,9 @@ __all__: list[str] = [
     "prototypical_loss",
     "train_prototypical",
 ]
+
+# --- Retrieval and few-shot evaluation (chapter 5) ---
+__all__ += ["recall_at_k", "r_precision", "map_at_r", "mean_confidence_interval"]
 
 _DEEP = {
     "triplet_loss",
