@@ -96,3 +96,28 @@ def test_confidence_interval_matches_scipy():
 def test_bad_input_names_the_argument(call, error, name):
     with pytest.raises(error, match=name):
         call()
+
+
+def test_map_at_r_checker_accepts_a_right_answer_and_rejects_a_wrong_one(capsys):
+    from scratchbook.metric.checks import check_map_at_r
+
+    def loop_map_at_r(X, y):  # a plain loop over queries, written from the definition
+        scores = []
+        for i in range(len(y)):
+            others = [j for j in np.argsort(((X - X[i]) ** 2).sum(1), kind="stable") if j != i]
+            R = int((y == y[i]).sum() - 1)
+            hits, total = 0, 0.0
+            for rank, j in enumerate(others[:R], start=1):
+                if y[j] == y[i]:
+                    hits += 1
+                    total += hits / rank
+            scores.append(total / R)
+        return float(np.mean(scores))
+
+    assert check_map_at_r(loop_map_at_r)
+    assert not check_map_at_r(lambda X, y: recall_at_k(X, y, ks=(1,))[1])
+
+    def not_done(X, y):
+        raise NotImplementedError
+
+    assert not check_map_at_r(not_done)
