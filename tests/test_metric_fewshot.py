@@ -69,3 +69,24 @@ def test_fit_with_episodes_lowers_the_loss(glyphs):
         device="cpu",
     )
     assert history[-10:].mean() < 0.7 * history[:10].mean()
+
+
+def test_nearest_neighbour_accuracy_matches_sklearn_on_the_same_episodes(glyphs):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from scratchbook.metric.deep import few_shot_accuracy, sample_episode
+    from scratchbook.metric.fewshot import nearest_neighbour_accuracy
+
+    X, y = glyphs.data.astype(np.float64), glyphs.target
+    ours = nearest_neighbour_accuracy(X, y, 5, 2, n_query=3, episodes=20, random_state=4)
+    rng = np.random.default_rng(4)
+    for acc in ours:
+        s, q = sample_episode(y, 5, 2, 3, rng)
+        knn = KNeighborsClassifier(n_neighbors=1).fit(X[s], y[s])
+        assert acc == pytest.approx((knn.predict(X[q]) == y[q]).mean())
+    # at one shot, the nearest neighbour is the nearest prototype, episode by episode
+    one_nn = nearest_neighbour_accuracy(X, y, 5, 1, n_query=3, episodes=20, random_state=2)
+    proto = few_shot_accuracy(None, X, y, 5, 1, n_query=3, episodes=20, random_state=2)
+    np.testing.assert_allclose(one_nn, proto, atol=1e-6)
+    with pytest.raises(ValueError, match="y must"):
+        nearest_neighbour_accuracy(X, y[:-1], 5, 1)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from scratchbook._validation import check_int
+from scratchbook._validation import check_array, check_int
 from scratchbook.metric.deep import pk_batch, prototypical_loss, sample_episode
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "episode_batches",
     "episodic_prototypical_loss",
     "pk_batches",
+    "nearest_neighbour_accuracy",
 ]
 
 GLYPHS = {"n_classes": 200, "n_per_class": 20, "size": 28, "jitter": 1.5, "noise": 0.1, "random_state": 0}
@@ -92,3 +93,24 @@ def pk_batches(X: np.ndarray, y: np.ndarray, n_classes: int, n_per_class: int) -
         return X[idx], y[idx]
 
     return batches
+
+
+def nearest_neighbour_accuracy(
+    Z: np.ndarray, y: np.ndarray, n_way: int, n_shot: int, n_query: int = 10, episodes: int = 200, random_state: int = 0
+) -> np.ndarray:
+    """Query accuracy of 1-nearest-neighbour classification (Euclidean, on the rows of ``Z``) in random episodes.
+
+    The episodes are those of :func:`scratchbook.metric.deep.few_shot_accuracy` with the same
+    ``random_state``, so the two classifiers can be compared episode by episode.
+    """
+    Z = check_array("Z", Z, ndim=2)
+    y = np.asarray(y)
+    if y.shape != (len(Z),):
+        raise ValueError(f"y must have shape ({len(Z)},) to match Z, got {y.shape}")
+    rng = np.random.default_rng(random_state)
+    accs = np.empty(check_int("episodes", episodes, low=1))
+    for e in range(episodes):
+        s, q = sample_episode(y, n_way, n_shot, n_query, rng)
+        d = ((Z[q, None, :] - Z[None, s, :]) ** 2).sum(-1)
+        accs[e] = (y[s][d.argmin(1)] == y[q]).mean()
+    return accs
