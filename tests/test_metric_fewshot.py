@@ -90,3 +90,17 @@ def test_nearest_neighbour_accuracy_matches_sklearn_on_the_same_episodes(glyphs)
     np.testing.assert_allclose(one_nn, proto, atol=1e-6)
     with pytest.raises(ValueError, match="y must"):
         nearest_neighbour_accuracy(X, y[:-1], 5, 1)
+
+
+@pytest.mark.parametrize("method", ["prototypical", "triplet", "proxy_nca", "proxy_anchor", "arcface"])
+def test_train_fewshot_runs_every_method_and_is_repeatable(method):
+    from scratchbook.metric.fewshot import train_fewshot
+
+    g = make_glyphs(30, 5, random_state=1)
+    net_a, h_a = train_fewshot(method, g.data, g.target, steps=2, device="cpu")
+    net_b, h_b = train_fewshot(method, g.data, g.target, steps=2, device="cpu")
+    assert h_a.shape == (2,) and np.isfinite(h_a).all()
+    np.testing.assert_array_equal(h_a, h_b)
+    assert isinstance(net_a, ConvEmbedding) and net_a(torch.as_tensor(g.data[:3])).shape == (3, 64)
+    with pytest.raises(ValueError, match="method"):
+        train_fewshot("softmax", g.data, g.target, steps=1)

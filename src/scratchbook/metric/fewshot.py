@@ -14,8 +14,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from scratchbook._validation import check_array, check_int
-from scratchbook.metric.deep import pk_batch, prototypical_loss, sample_episode
+from scratchbook._validation import check_array, check_int, check_option
+from scratchbook.metric.deep import pk_batch, prototypical_loss, sample_episode, triplet_loss
+from scratchbook.metric.losses import WithProxies, arcface_loss, proxy_anchor_loss, proxy_nca_loss
+from scratchbook.training import fit
 
 __all__ = [
     "GLYPHS",
@@ -25,6 +27,9 @@ __all__ = [
     "episodic_prototypical_loss",
     "pk_batches",
     "nearest_neighbour_accuracy",
+    "METHODS",
+    "TRAINING",
+    "train_fewshot",
 ]
 
 GLYPHS = {"n_classes": 200, "n_per_class": 20, "size": 28, "jitter": 1.5, "noise": 0.1, "random_state": 0}
@@ -114,3 +119,70 @@ def nearest_neighbour_accuracy(
         d = ((Z[q, None, :] - Z[None, s, :]) ** 2).sum(-1)
         accs[e] = (y[s][d.argmin(1)] == y[q]).mean()
     return accs
+
+
+TRAINING = {
+    "steps": 500,
+    "lr": 1e-3,
+    "out_features": 64,
+    "seed": 0,
+    "episode": {"n_way": 20, "n_shot": 1, "n_query": 4},
+    "pk": {"n_classes": 25, "n_per_class": 4},
+    "triplet": {"margin": 0.2, "mining": "semi_hard"},
+    "proxy_nca": {"scale": 8.0},
+    "proxy_anchor": {"margin": 0.1, "alpha": 32.0},
+    "arcface": {"margin": 0.3, "scale": 16.0},
+}
+"""The one training protocol of the chapter: every method trains the same :class:`ConvEmbedding`
+from the same initial weights with Adam at the same learning rate, for the same number of steps on
+batches of the same size (100 images: 20-way 1-shot episodes with 4 queries, or 25 classes × 4)."""
+METHODS = ("prototypical", "triplet", "proxy_nca", "proxy_anchor", "arcface")
+_PROXY_LOSSES = {"proxy_nca": proxy_nca_loss, "proxy_anchor": proxy_anchor_loss, "arcface": arcface_loss}
+
+
+def train_fewshot(
+    method: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    steps: int | None = None,
+    progress: bool = False,
+    device: str | torch.device | None = None,
+) -> tuple[ConvEmbedding, np.ndarray]:
+    """Train a :class:`ConvEmbedding` on (X, y) with one of :data:`METHODS` under :data:`TRAINING`.
+
+    ``steps`` (default ``TRAINING["steps"]``) shortens the run, for a look at its first steps.
+    Labels must be 0 … C−1 (the proxy methods learn one proxy per class). Returns the network
+    (without the proxies, which only training needs) and the loss of every step.
+    """
+    check_option("method", method, METHODS)
+    t = TRAINING
+    X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
+    torch.manual_seed(t["seed"])
+    net = ConvEmbedding(out_features=t["out_features"])
+    common = {
+        "steps": t["steps"] if steps is None else steps,
+        "lr": t["lr"],
+        "random_state": t["seed"],
+        "device": device,
+        "progress": progress,
+        "desc": method,
+    }
+    if method == "prototypical":
+        e = t["episode"]
+        loss_fn = episodic_prototypical_loss(e["n_way"] * e["n_shot"])
+        history = fit(net, loss_fn, batches=episode_batches(X, y, **e), **common)
+    elif method == "triplet":
+
+        def loss_fn(m: nn.Module, xb: torch.Tensor, yb: torch.Tensor, step: int) -> torch.Tensor:
+            return triplet_loss(m(xb), yb, **t["triplet"])
+
+        history = fit(net, loss_fn, batches=pk_batches(X, y, **t["pk"]), **common)
+    else:
+        model = WithProxies(net, int(y.max()) + 1, t["out_features"], random_state=t["seed"])
+        loss, kwargs = _PROXY_LOSSES[method], t[method]
+
+        def loss_fn(m: nn.Module, xb: torch.Tensor, yb: torch.Tensor, step: int) -> torch.Tensor:
+            return loss(m(xb), yb, m.proxies, **kwargs)
+
+        history = fit(model, loss_fn, batches=pk_batches(X, y, **t["pk"]), **common)
+    return net, history
