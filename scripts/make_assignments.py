@@ -162,6 +162,8 @@ def instructor_notebook(chapter: Path) -> tuple[nbformat.NotebookNode, int] | No
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or "solution" not in cell.metadata.get("tags", []):
             continue
+        if "checks.check_" not in cell.source:  # a solution computed for the reader, with nothing to grade
+            continue
         previous = next(c for c in reversed(nb.cells[:i]) if c.cell_type == "markdown")
         label, text = exercise_text(previous.source)
         pieces = split_solution(cell.source)
