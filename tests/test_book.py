@@ -219,3 +219,77 @@ def test_url_and_version_are_in_step_everywhere():
     assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"__version__ {version!r} is not X.Y.Z"
     changelog = (ROOT / "CHANGELOG.md").read_text()
     assert re.search(rf"^## \[{re.escape(version)}\]", changelog, re.M), f"CHANGELOG.md has no entry for {version}"
+
+
+# --- no typed numbers in the prose ------------------------------------------------------------
+
+# Parts whose chapter prose must carry no typed number; the other parts join as they are cleaned.
+TYPED_NUMBER_PARTS = ["latent"]
+# What may keep its digits: time estimates, numbered steps and list items, citation locators.
+TYPED_NUMBER_ALLOWED = [
+    re.compile(r"^\*\*Time:\*\* about \d+ minutes\.$"),  # a whole line
+    re.compile(r"^#+ Step \d: "),  # the start of a line ...
+    re.compile(r"^\d\. "),  # ... a numbered list item
+    re.compile(r"\(chapter \d+\)"),  # anywhere: a locator in a citation, "(chapter 12)"
+]
+_PROSE_DIRECTIVES = {"exercise", "solution", "note", "tip", "warning", "important", "admonition", "margin", "hint"}
+_EXEMPT_SPANS = [
+    re.compile(r"\$\$[\s\S]*?\$\$"),  # display math
+    re.compile(r"(?<![\\$])\$(?!\$)[^$]+?(?<!\\)\$"),  # inline math, possibly over several lines
+    re.compile(r"\{[a-z:-]+\}`[^`]*`"),  # roles: glue, cite, ref, numref, eq, doc, math
+    re.compile(r"`[^`]*`"),  # inline code
+    re.compile(r"\]\([^)]*\)"),  # link targets
+    re.compile(r"<!--[\s\S]*?-->"),
+]
+
+
+def _prose_lines(markdown: str) -> list[str]:
+    """The lines of a markdown cell that are prose: code fences, math, roles, code and links removed."""
+    kept, fence = [], None  # fence: (marker, whether its body is prose)
+    for line in markdown.splitlines():
+        opening = re.match(r"^(`{3,}|~{3,})\s*(?:\{([a-z-]+)\})?", line)
+        if fence is None and opening:
+            fence = (opening.group(1), opening.group(2) in _PROSE_DIRECTIVES)
+        elif fence is not None and line.strip() == fence[0]:
+            fence = None
+        elif (fence is None or fence[1]) and not re.match(r"^:[a-z-]+:|^\([a-z0-9-]+\)=$", line):
+            kept.append(line)
+    text = "\n".join(kept)
+    for span in _EXEMPT_SPANS:
+        text = span.sub(" ", text)
+    return [line.strip() for line in text.splitlines()]
+
+
+def _typed_numbers(markdown: str) -> list[str]:
+    found = []
+    for line in _prose_lines(markdown):
+        shown = line
+        for allowed in TYPED_NUMBER_ALLOWED:
+            line = allowed.sub(" ", line)
+        found += [f"{token!r} in: {shown[:100]}" for token in re.findall(r"\S*\d\S*", line)]
+    return found
+
+
+def test_typed_number_detector_flags_prose_and_spares_the_exempt_spans():
+    flagged = _typed_numbers("On 2000 points it is 3 times faster.")
+    assert len(flagged) == 2
+    spared = (
+        "The fit gains {glue:text}`gain:.2f` with $k = 10$ {cite}`roweis2000lle` (`n_neighbors=10`), "
+        "see [the chapter](03_lle.ipynb).\n$$\nx = 2\n$$\n```python\nx = 3\n```\n**Time:** about 45 minutes."
+    )
+    assert _typed_numbers(spared) == []
+    assert _typed_numbers("```{exercise}\n:label: ex-1\n\nTry 5 seeds.\n```") == ["'5' in: Try 5 seeds."]
+    assert _typed_numbers("1. As in chapter 3.") == ["'3.' in: 1. As in chapter 3."]
+
+
+@pytest.mark.parametrize("part", TYPED_NUMBER_PARTS)
+def test_prose_has_no_typed_numbers(part):
+    problems = []
+    for path in sorted((ROOT / "chapters" / part).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "markdown":
+                problems += [f"{path.name}: {p}" for p in _typed_numbers(cell.source)]
+    index = ROOT / "chapters" / part / "index.md"
+    if index.exists():
+        problems += [f"index.md: {p}" for p in _typed_numbers(index.read_text())]
+    assert not problems, "numbers in prose must come from glue (or math):\n" + "\n".join(problems)

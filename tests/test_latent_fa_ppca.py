@@ -15,6 +15,7 @@ from scipy.linalg import subspace_angles
 from scipy.stats import multivariate_normal
 from sklearn.decomposition import PCA
 from sklearn.decomposition import FactorAnalysis as SkFactorAnalysis
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from scratchbook.datasets import load_standardized, make_factor_data
@@ -201,7 +202,7 @@ def test_ppca_closed_form_function_is_rotation_canonical():
 @parametrize_with_checks([FactorAnalysis(random_state=0), PPCA(), PPCA(method="em", random_state=0)])
 def test_sklearn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # some checks use max_iter too small to converge
+        warnings.simplefilter("ignore", ConvergenceWarning)  # some checks use max_iter too small to converge
         check(estimator)
 
 
@@ -215,7 +216,7 @@ def test_bad_input_names_the_argument(Estimator):
         Estimator(2).fit(np.where(X > 1.5, np.inf, X))
     with pytest.raises(ValueError, match="X must be 2-D"):
         Estimator(2).fit(X[:, 0])
-    with pytest.raises(ValueError, match="n_components must be <= n_features = 4"):
+    with pytest.raises(ValueError, match="n_components must be <= n_features=4"):
         Estimator(5).fit(X)
     with pytest.raises(ValueError, match="max_iter must be >= 1"):
         Estimator(2, max_iter=0).fit(X)
@@ -296,3 +297,14 @@ def test_fa_follows_a_change_of_units_and_ppca_does_not(synthetic):
     np.testing.assert_allclose(fa[1].noise_variance_, fa[0].noise_variance_ * scale**2, rtol=1e-5)
     angle = subspace_angles(pp[1].components_.T, (pp[0].components_ * scale).T).max()
     assert np.degrees(angle) > 0.1  # PPCA's subspace turns (an equivariant fit would give ~1e-12)
+
+
+def test_fa_em_warns_when_the_loglike_goes_down(monkeypatch, synthetic):
+    import scratchbook.latent.factor_analysis as fa_module
+
+    _, S = centred_cov(synthetic)
+    start = (np.random.default_rng(0).normal(size=(3, S.shape[0])), np.diag(S) / 2)
+    true_step = fa_module.fa_m_step
+    monkeypatch.setattr(fa_module, "fa_m_step", lambda *a: (true_step(*a)[0] * 3.0, true_step(*a)[1]))  # a bad step
+    with pytest.warns(RuntimeWarning, match="decreased"):
+        fa_module.fa_em(S, *start, max_iter=5, tol=-np.inf)

@@ -316,3 +316,12 @@ def test_unrolled_is_the_best_absolute_rank_correlation():
     assert expected > 0.99  # the monotone second column wins
     with pytest.raises(ValueError, match="t"):
         unrolled(Y, t[:10])
+
+
+@pytest.mark.parametrize("Estimator", [LLE, StochasticLLE])
+def test_one_dimensional_input_names_x(Estimator):
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        Estimator().fit(np.arange(30.0))
+    model = Estimator(n_neighbors=5).fit(_data("random", n=30))
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        model.transform(np.arange(3.0))

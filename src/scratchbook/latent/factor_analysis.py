@@ -18,6 +18,20 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from scratchbook._validation import check_int, check_real
 
+
+def check_2d(X) -> None:
+    """Raise a ValueError naming X when it is not a 2-D array (before scikit-learn's own checks)."""
+    try:
+        ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
+    except (TypeError, ValueError):  # ragged or odd input: scikit-learn's checks will say what is wrong
+        return
+    if ndim != 2:
+        raise ValueError(
+            f"X must be 2-D of shape (n_samples, n_features), got {ndim}-D input. Reshape your data, "
+            "with X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single sample."
+        )
+
+
 __all__ = [
     "FactorAnalysis",
     "fa_woodbury",
@@ -160,17 +174,13 @@ class FactorAnalysis(TransformerMixin, BaseEstimator):
             return n_features
         q = check_int("n_components", self.n_components, low=1)
         if q > n_features:
-            raise ValueError(f"n_components must be <= n_features = {n_features}, got {q}")
+            raise ValueError(f"n_components must be <= n_features={n_features}, got {q}")
         return q
 
     def _validate(self, X, reset: bool) -> Array:
-        """scikit-learn's input checks (NaN, inf, n_features), naming X when it is not 2-D."""
-        try:
-            return validate_data(self, X, dtype=np.float64, reset=reset, ensure_min_samples=2 if reset else 1)
-        except ValueError as err:
-            if "Expected 2D array" in str(err):
-                raise ValueError(f"X must be 2-D of shape (n_samples, n_features). {err}") from None
-            raise
+        """scikit-learn's input checks (NaN, inf, n_features), after naming X when it is not 2-D."""
+        check_2d(X)
+        return validate_data(self, X, dtype=np.float64, reset=reset, ensure_min_samples=2 if reset else 1)
 
     def _sample_covariance(self, X: Array) -> Array:
         """Store the mean of X as ``mean_`` and return the 1/N sample covariance S."""

@@ -26,6 +26,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from scratchbook._validation import check_int, check_option, check_real
+from scratchbook.latent.factor_analysis import check_2d
 
 __all__ = [
     "LLE",
@@ -49,7 +50,7 @@ def knn_indices(X: np.ndarray, n_neighbors: int, queries: np.ndarray | None = No
     return nn.kneighbors(queries, return_distance=False)
 
 
-def local_gram(points: np.ndarray, neighbors: np.ndarray, reg: float = 1e-3):
+def local_gram(points: np.ndarray, neighbors: np.ndarray, reg: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
     """Regularised local Gram matrices G_i + λ_i I (m×k×k) and ridges λ_i = reg·tr G_i, Eq. (lle-reg).
 
     ``points`` is m×d, ``neighbors`` m×k×d (the k neighbours of each point, as rows).
@@ -162,6 +163,7 @@ class LLE(TransformerMixin, BaseEstimator):
 
     def _validate(self, X) -> np.ndarray:
         """Check X and the hyper-parameters against it; every error names the argument at fault."""
+        check_2d(X)
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
         n, d = X.shape
         if check_int("n_neighbors", self.n_neighbors, low=1) >= n:
@@ -211,6 +213,7 @@ class LLE(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Embed new points: rebuild each from its training neighbours, then reuse the weights on their embeddings."""
         check_is_fitted(self)
+        check_2d(X)
         X = validate_data(self, X, dtype=np.float64, reset=False)
         ind = knn_indices(self.X_fit_, self.n_neighbors, queries=X)
         w = reconstruction_weights(X, self.X_fit_[ind], self.reg)

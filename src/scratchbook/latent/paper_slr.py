@@ -58,7 +58,7 @@ def zero_mean_m_step(R: np.ndarray, neighbors: np.ndarray, mean: np.ndarray, cov
 
 
 def zero_mean_loglike(R: np.ndarray, neighbors: np.ndarray, Omega: np.ndarray, sigma2: float) -> np.ndarray:
-    """log N(r_i; 0, C_i) of each point, C_i = X̆_iΩ_iX̆_iᵀ + σ²I, Eq. (slr-paper-marginal).
+    """log N(r_i; 0, Σ_i) of each point, Σ_i = X̆_iΩ_iX̆_iᵀ + σ²I, Eq. (slr-paper-marginal).
 
     For d > k, Sylvester's and Woodbury's identities move both terms to k×k matrices.
     """

@@ -1,10 +1,11 @@
 """Stochastic linear reconstruction for LLE (chapter "Stochastic linear reconstruction").
 
-Ghojogh et al. (2022) treat LLE's reconstruction weights as latent factors: x_i is generated from
+Ghojogh et al. (2022) treat LLE's reconstruction weights as latent factors: x_i is modelled given
 its k neighbours, the columns of X̆_i (d×k; ``neighbors[i].T`` in the code), through weights w_i
-drawn from a Gaussian, and expectation-maximization fits the model. The version implemented here
-fixes the details that the paper leaves open, so that the model is well posed and its link with
-LLE is exact:
+drawn from a Gaussian, and expectation-maximization fits the model. Their own choices (a zero-mean
+prior, the global mean, a free prior covariance per point) are in ``paper_slr``; for k ≥ d their
+likelihood has no maximum. The version implemented here chooses differently, so that the model is
+well posed and its link with LLE is exact:
 
 * the weights live on the plane Σ_j w_ij = 1 (LLE's constraint); their prior is centred on equal
   weights 1/k with covariance Ω_i = (σ_i²/λ_i) Π, Π = I − 11ᵀ/k the projector onto that plane;
@@ -17,7 +18,8 @@ Then, with M_i = G_i + λ_i I (chapter equations in brackets):
   P_i = M_i⁻¹ − M_i⁻¹11ᵀM_i⁻¹ / 1ᵀM_i⁻¹1 (Eq. (slr-posterior));
 * the M-step is σ_i² ← (E‖x_i − X̆_i w_i‖² + λ_i E‖w_i − 1/k‖²) / (d + k − 1) (Eq. (slr-m-step));
 * the marginal is x_i ~ N(x̄_i, σ_i²(I + N_iN_iᵀ/λ_i)), N_i = X̆_i − x̄_i1ᵀ the centred
-  neighbours; EM never decreases its log-density (Eq. (slr-marginal)).
+  neighbours; EM never decreases its log-density (Eq. (slr-marginal)). The sum over points is a
+  pseudo-likelihood: each point is a response in its own term and a regressor in its neighbours'.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def weight_posterior(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, P
 
 
-def noise_m_step(mean: np.ndarray, cov: np.ndarray, M: np.ndarray, lam: np.ndarray, d: int):
+def noise_m_step(mean: np.ndarray, cov: np.ndarray, M: np.ndarray, lam: np.ndarray, d: int) -> np.ndarray:
     """M-step, Eq. (slr-m-step): new σ_i² from the posterior mean and covariance of each w_i."""
     k = mean.shape[1]
     G = M - lam[:, None, None] * np.eye(k)  # the unregularised Gram matrices G_i
@@ -81,7 +83,9 @@ def marginal_loglike(quad: np.ndarray, logdet: np.ndarray, sigma2: np.ndarray, d
     return -0.5 * (d * np.log(2 * np.pi * sigma2) + logdet + quad / sigma2)
 
 
-def slr_em(M: np.ndarray, lam: np.ndarray, d: int, *, max_iter: int, tol: float):
+def slr_em(
+    M: np.ndarray, lam: np.ndarray, d: int, *, max_iter: int, tol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
     """EM for the stochastic linear reconstruction; returns w̄, P, σ², loglike per iteration, converged.
 
     The start σ_i² = λ_i makes the prior covariance Ω_i = Π, unit variance on the plane. The
