@@ -145,6 +145,17 @@ def test_random_control_stays_within_its_radius_and_the_bounds():
     assert loss_fn.aux_x_.abs().max() <= 1.0
 
 
+def test_matched_control_moves_every_point_exactly_the_ascent_distance():
+    teacher = make_mlp([1, 8, 1], random_state=1)
+    X = np.linspace(-0.5, 0.5, 50, dtype=np.float32)[:, None]  # far enough from the bounds: nothing is clipped
+    loss_fn = BackwardKDLoss(teacher, X, 0.1, n_steps=3, direction="matched", bounds=(-1.0, 1.0))
+    xb = torch.as_tensor(X)
+    loss_fn(make_mlp([1, 4, 1]), xb, teacher(xb), 0)
+    step = (loss_fn.aux_x_ - xb)[:, 0]
+    assert torch.allclose(step.abs(), torch.full_like(step, 0.3), atol=1e-6)  # a random sign, distance K·η
+    assert 10 < int((step > 0).sum()) < 40  # both signs occur
+
+
 def test_bad_arguments_are_named():
     student, teacher, x = _linear_pair()
     with pytest.raises(ValueError, match="step_size"):

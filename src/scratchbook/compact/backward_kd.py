@@ -121,9 +121,9 @@ class BackwardKDLoss:
     ``aux_weight=0`` is plain distillation (nothing is generated). ``direction="random"`` is a control:
     each row moves a uniform random distance in [0, ``n_steps`` · ``step_size``] along a random unit
     direction (then clipped to ``bounds``), with no gradient and on the same schedule: random directions,
-    distances up to the same maximum as the ascent's. It does not match the ascent's distances: a
-    normalized ascent's end points travel up to ``n_steps`` · ``step_size`` (in one dimension all of it,
-    unless clipped or turned back), the control's anywhere from 0 to that maximum.
+    distances up to the same maximum as the ascent's. ``direction="matched"`` is the distance-matched
+    control: each row moves exactly ``n_steps`` · ``step_size`` along a random unit direction (in one
+    dimension, a random sign), the distance a normalized ascent travels unless clipped or turned back.
     """
 
     def __init__(
@@ -154,7 +154,7 @@ class BackwardKDLoss:
         self.normalize, self.bounds = bool(normalize), _check_bounds(bounds)
         self.aux_weight = check_real("aux_weight", aux_weight, low=0.0)
         self.temperature = check_real("temperature", temperature, low=0.0, strict_low=True)
-        self.direction = check_option("direction", direction, ("ascent", "random"))
+        self.direction = check_option("direction", direction, ("ascent", "random", "matched"))
         self.rng = np.random.default_rng(check_int("random_state", random_state, low=0))
         self.aux_x_: torch.Tensor | None = None
         self.aux_t_: torch.Tensor | None = None
@@ -188,15 +188,13 @@ class BackwardKDLoss:
         return loss + self.aux_weight * aux
 
     def _random_samples(self, X: torch.Tensor) -> torch.Tensor:
-        """The control: X moved a uniform random distance in [0, n_steps · η] along random unit directions.
-
-        The same maximum distance as the normalized ascent, not the same distribution of distances.
-        """
+        """The controls: X moved along random unit directions, a uniform random distance in [0, n_steps · η]
+        ("random": the same maximum as the normalized ascent) or exactly n_steps · η ("matched")."""
         u = torch.as_tensor(self.rng.normal(size=X.shape), dtype=X.dtype, device=X.device)
         u = u / u.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (X.ndim - 1))
-        r = torch.as_tensor(
-            self.rng.uniform(0, self.n_steps * self.step_size, size=len(X)), dtype=X.dtype, device=X.device
-        )
+        reach = self.n_steps * self.step_size
+        distance = self.rng.uniform(0, reach, size=len(X)) if self.direction == "random" else np.full(len(X), reach)
+        r = torch.as_tensor(distance, dtype=X.dtype, device=X.device)
         X = X + r.view(-1, *[1] * (X.ndim - 1)) * u
         return X if self.bounds is None else X.clamp(self.bounds[0], self.bounds[1])
 
@@ -213,13 +211,15 @@ def distill_few_points(
     """The experiment of chapter 4.2: a 1→32→32→1 student distilled from ``teacher`` at ``n_train`` points.
 
     The points are evenly spaced on [−1, 1]; ``method`` is ``"kd"`` (plain distillation), ``"bkd"``
-    (normalized ascent, clipped to [−1, 1], pool regenerated every 10 steps) or ``"random"`` (the control).
+    (normalized ascent, clipped to [−1, 1], pool regenerated every 10 steps), ``"random"`` (random
+    directions, random distances up to the ascent's) or ``"matched"`` (random directions, the ascent's
+    distance).
     Adam, learning rate 0.01, full batches; ``random_state`` seeds the student and the sampling.
     """
     if not isinstance(teacher, nn.Module):
         raise TypeError(f"teacher must be a torch.nn.Module, got {type(teacher).__name__}")
     n_train = check_int("n_train", n_train, low=2)
-    method = check_option("method", method, ("kd", "bkd", "random"))
+    method = check_option("method", method, ("kd", "bkd", "random", "matched"))
     X = np.linspace(-1, 1, n_train, dtype=np.float32)[:, None]
     with torch.no_grad():
         Y = teacher(torch.as_tensor(X, device=next(teacher.parameters()).device)).cpu().numpy()
@@ -232,7 +232,7 @@ def distill_few_points(
         normalize=True,
         bounds=(-1.0, 1.0),
         aux_weight=0.0 if method == "kd" else 1.0,
-        direction="random" if method == "random" else "ascent",
+        direction=method if method in ("random", "matched") else "ascent",
         random_state=random_state,
     )
     student = make_mlp([1, 32, 32, 1], random_state=random_state)

@@ -69,6 +69,18 @@ def psi_schedule(step: int, total_steps: int, start: float = 1.0, end: float = 1
     return (t - start) / (end - start)
 
 
+def _check_ckd_args(student_logits, teacher_logits, phi, margin) -> tuple[float, float]:
+    """The checks of :func:`continuation_kd_loss`: tensors of one shape (n, …), 0 < φ ≤ 1, margin ≥ 0."""
+    if not isinstance(student_logits, torch.Tensor) or not isinstance(teacher_logits, torch.Tensor):
+        raise TypeError("student_logits and teacher_logits must be torch tensors")
+    if student_logits.shape != teacher_logits.shape or student_logits.dim() < 1:
+        raise ValueError(
+            f"student_logits and teacher_logits must have the same shape (n, ...), got "
+            f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}"
+        )
+    return check_real("phi", phi, low=0.0, high=1.0, strict_low=True), check_real("margin", margin, low=0.0)
+
+
 def continuation_kd_loss(
     student_logits: torch.Tensor, teacher_logits: torch.Tensor, phi: float, margin: float
 ) -> torch.Tensor:
@@ -77,15 +89,7 @@ def continuation_kd_loss(
     ``student_logits`` and ``teacher_logits`` have shape (n, …); the squared norm runs over every
     dimension but the first. The teacher is treated as a constant (no gradient flows to it).
     """
-    if not isinstance(student_logits, torch.Tensor) or not isinstance(teacher_logits, torch.Tensor):
-        raise TypeError("student_logits and teacher_logits must be torch tensors")
-    if student_logits.shape != teacher_logits.shape or student_logits.dim() < 1:
-        raise ValueError(
-            f"student_logits and teacher_logits must have the same shape (n, ...), got "
-            f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}"
-        )
-    phi = check_real("phi", phi, low=0.0, high=1.0, strict_low=True)
-    margin = check_real("margin", margin, low=0.0)
+    phi, margin = _check_ckd_args(student_logits, teacher_logits, phi, margin)
     diff = (student_logits - phi * teacher_logits.detach()).reshape(len(student_logits), -1)
     return torch.clamp(diff.pow(2).sum(dim=1) - margin * phi, min=0.0).mean()
 

@@ -55,6 +55,21 @@ def _check_targets(targets: torch.Tensor, n: int, n_classes: int) -> torch.Tenso
     return targets
 
 
+def _check_kd_args(student_logits, teacher_logits, targets, temperature, alpha) -> tuple[float, float]:
+    """The checks of :func:`kd_loss`: logits of one shape, labels in range, T > 0, 0 ≤ α ≤ 1."""
+    _check_logits("student_logits", student_logits)
+    _check_logits("teacher_logits", teacher_logits)
+    if teacher_logits.shape != student_logits.shape:
+        raise ValueError(
+            f"teacher_logits must have the student's shape {tuple(student_logits.shape)}, "
+            f"got {tuple(teacher_logits.shape)}"
+        )
+    _check_targets(targets, *student_logits.shape)
+    return check_real("temperature", temperature, low=0.0, strict_low=True), check_real(
+        "alpha", alpha, low=0.0, high=1.0
+    )
+
+
 def soft_targets(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """The softmax of ``logits / temperature`` over the last axis (Eq. kd-softmax of chapter 4.1)."""
     temperature = check_real("temperature", temperature, low=0.0, strict_low=True)
@@ -73,16 +88,7 @@ def kd_loss(
     (1 − α) · CE(targets, softmax(z_s)) + α · T² · KL(softmax(z_t / T) ‖ softmax(z_s / T)). The
     teacher's logits are treated as constants (no gradient flows into them).
     """
-    _check_logits("student_logits", student_logits)
-    _check_logits("teacher_logits", teacher_logits)
-    if teacher_logits.shape != student_logits.shape:
-        raise ValueError(
-            f"teacher_logits must have the student's shape {tuple(student_logits.shape)}, "
-            f"got {tuple(teacher_logits.shape)}"
-        )
-    _check_targets(targets, *student_logits.shape)
-    T = check_real("temperature", temperature, low=0.0, strict_low=True)
-    alpha = check_real("alpha", alpha, low=0.0, high=1.0)
+    T, alpha = _check_kd_args(student_logits, teacher_logits, targets, temperature, alpha)
     log_q_s = F.log_softmax(student_logits / T, dim=1)
     log_q_t = F.log_softmax(teacher_logits.detach() / T, dim=1)
     kl = (log_q_t.exp() * (log_q_t - log_q_s)).sum(dim=1).mean()  # = F.kl_div(..., reduction="batchmean")

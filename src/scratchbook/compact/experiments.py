@@ -60,8 +60,9 @@ def compare_adapters(
     adapters (rank ``r``, scale ``alpha``) and its fresh output layer is trained in full, as in LoRA's
     classification experiments. Baselines: the same network trained from scratch, the pre-trained one
     with only its output layer trained, and fully fine-tuned; LoRA on a random frozen base. LoRA is
-    trained at each rank 1, 2, 4, r for ``steps``; the rank-r adapter is also evaluated truncated to
-    its first b terms and to the best rank-b part of its update (:func:`svd_reorder`). DyLoRA (frozen
+    trained at each rank 1, 2, 4 below ``r`` and at ``r`` for ``steps``; the rank-r adapter is also
+    evaluated truncated to its first b terms and to the best rank-b part of its update
+    (:func:`svd_reorder`). DyLoRA (frozen
     and not) and nested dropout train for ``dynamic_steps`` and are evaluated at every rank. Returns
     ``({name: accuracy}, {name: accuracies at ranks 1..r})`` with the names of ``ADAPTER_SINGLE`` and
     ``ADAPTER_CURVES``.
@@ -94,7 +95,7 @@ def compare_adapters(
                 p.requires_grad_(pname.startswith(trained + "."))
         train_classifier(model, X, y, steps=steps, random_state=seed, progress=False)
         single[name] = score(model)
-    for rank in sorted({1, 2, 4, r}):
+    for rank in sorted({b for b in (1, 2, 4) if b < r} | {r}):
         model = adapt(pretrained, rank)
         single[f"LoRA-{rank}"] = score(model)
     single[f"LoRA-{r}"] = score(set_rank(model, r))

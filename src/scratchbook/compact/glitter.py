@@ -29,19 +29,24 @@ __all__ = ["glitter_select", "augment_pool", "AugmentedKD", "distil_with_pool", 
 STRATEGIES = ("none", "all", "random", "glitter")
 
 
+def _check_selection(divergences, k) -> int:
+    """The checks of :func:`glitter_select`: a 2-D tensor without NaN, 1 ≤ k ≤ its number of columns."""
+    if not isinstance(divergences, torch.Tensor):
+        raise TypeError(f"divergences must be a torch.Tensor, got {type(divergences).__name__}")
+    if divergences.ndim != 2 or divergences.shape[1] == 0:
+        raise ValueError(f"divergences must be 2-D (examples × candidates), got shape {tuple(divergences.shape)}")
+    if torch.isnan(divergences).any():
+        raise ValueError("divergences contains NaN")
+    return check_int("k", k, low=1, high=divergences.shape[1])
+
+
 def glitter_select(divergences: torch.Tensor, k: int) -> torch.Tensor:
     """The column indices (n × k, int64) of the k largest entries of each row, largest first.
 
     Implements the top-k₁ selection of Eq. (glitter-select) of chapter 4.4. Ties go to the lower
     column index, so the choice is deterministic; NaN is rejected.
     """
-    if not isinstance(divergences, torch.Tensor):
-        raise TypeError(f"divergences must be a torch.Tensor, got {type(divergences).__name__}")
-    if divergences.ndim != 2 or divergences.shape[1] == 0:
-        raise ValueError(f"divergences must be 2-D (examples × candidates), got shape {tuple(divergences.shape)}")
-    k = check_int("k", k, low=1, high=divergences.shape[1])
-    if torch.isnan(divergences).any():
-        raise ValueError("divergences contains NaN")
+    k = _check_selection(divergences, k)
     order = torch.sort(divergences, dim=1, descending=True, stable=True).indices
     return order[:, :k]
 

@@ -210,6 +210,18 @@ def set_train_rank(model: nn.Module, b: int | None) -> None:
         module.train_rank = None if b is None else module._check_rank(b)
 
 
+def _check_rank_law(p, r: int | None = None):
+    """``p`` as an array of probabilities (of length ``r`` when given), or None."""
+    if p is None:
+        return None
+    p = np.asarray(p, dtype=float)
+    if p.ndim != 1 or np.any(p < 0) or not np.isclose(p.sum(), 1.0):
+        raise ValueError("p must be a 1-D array of probabilities summing to 1")
+    if r is not None and len(p) != r:
+        raise ValueError(f"p must have one probability per rank 1..{r}, got {len(p)}")
+    return p
+
+
 def random_rank_loss(loss_fn: LossFn, rng: np.random.Generator, p=None) -> LossFn:
     """Wrap ``loss_fn`` so that each step first draws one rank b for every DyLoRA layer of the model.
 
@@ -217,17 +229,13 @@ def random_rank_loss(loss_fn: LossFn, rng: np.random.Generator, p=None) -> LossF
     uniformly, or with probabilities ``p`` (length r). Pass the generator that
     :func:`scratchbook.training.fit` draws its batches from.
     """
-    if p is not None:
-        p = np.asarray(p, dtype=float)
-        if p.ndim != 1 or np.any(p < 0) or not np.isclose(p.sum(), 1.0):
-            raise ValueError("p must be a 1-D array of probabilities summing to 1")
+    p = _check_rank_law(p)
 
     def loss(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, step: int) -> torch.Tensor:
         ranks = [m.r for m in _adapters(model, DyLoRALinear)]
         if ranks:
             r = min(ranks)
-            if p is not None and len(p) != r:
-                raise ValueError(f"p must have one probability per rank 1..{r}, got {len(p)}")
+            _check_rank_law(p, r)
             b = int(rng.integers(1, r + 1)) if p is None else int(rng.choice(r, p=p)) + 1
             set_train_rank(model, b)
         return loss_fn(model, xb, yb, step)
@@ -275,6 +283,16 @@ def add_lora(
     return model
 
 
+def _check_fine_tune_args(pretrained, train, random_state) -> int:
+    """The checks of :func:`fine_tune_adapters`: a module, names of its linear layers, a seed."""
+    if not isinstance(pretrained, nn.Module):
+        raise TypeError(f"pretrained must be a torch.nn.Module, got {type(pretrained).__name__}")
+    linear = sorted(n for n, m in pretrained.named_modules() if isinstance(m, nn.Linear))
+    if isinstance(train, str) or not set(train) <= set(linear):
+        raise ValueError(f"train must be a tuple of names of linear layers of pretrained ({linear}), got {train!r}")
+    return check_int("random_state", random_state, low=0)
+
+
 def fine_tune_adapters(
     pretrained: nn.Module,
     X,
@@ -297,12 +315,7 @@ def fine_tune_adapters(
     each step (one for all layers: uniform for DyLoRA, :func:`nested_dropout_p` for nested dropout).
     Returns the adapted model, in eval mode.
     """
-    if not isinstance(pretrained, nn.Module):
-        raise TypeError(f"pretrained must be a torch.nn.Module, got {type(pretrained).__name__}")
-    linear = sorted(n for n, m in pretrained.named_modules() if isinstance(m, nn.Linear))
-    if isinstance(train, str) or not set(train) <= set(linear):
-        raise ValueError(f"train must be a tuple of names of linear layers of pretrained ({linear}), got {train!r}")
-    random_state = check_int("random_state", random_state, low=0)
+    random_state = _check_fine_tune_args(pretrained, train, random_state)
     model = copy.deepcopy(pretrained)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(random_state)

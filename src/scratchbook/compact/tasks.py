@@ -1,11 +1,13 @@
-"""The source and target tasks of Part IV: upright digits for pre-training, rotated digits to adapt to.
+"""The tasks of Part IV, all built from scikit-learn's 8×8 digits, with no data downloaded.
 
-A network pre-trained on scikit-learn's upright 8×8 digits is close to chance on the same digits
-rotated by 90°: the classes are the same, the pixels are not where it expects them. That gap is the
-"new task" the chapters fine-tune, distil and adapt to, with no data downloaded.
-:func:`digits_class_transfer` is the other kind of transfer: pre-train on some digit classes, adapt to
-the others with few labels; :func:`digits_few_labels` pairs all the training digits, unlabelled, with a
-few labelled ones, for pre-training without labels.
+:func:`digits_few_labels` is the task that chapters 4.1, 4.5 and 4.6 share: all the training digits
+without labels (for pre-training), a few of them with labels, and the test half. Pre-training without
+labels on all digits measurably helps a network trained on those few labels (chapter 4.1), which is
+what a fine-tuning or adapter experiment needs. Two other transfers are kept for chapter 4.1's
+exercise, which shows that pre-training there does *not* help: :func:`digits_transfer` (upright
+digits as the source, the same digits rotated by 90° as the target; a 90° turn permutes the pixels,
+which a perceptron cannot undo) and :func:`digits_class_transfer` (pre-train on some classes, adapt
+to the others with few labels).
 """
 
 from __future__ import annotations
