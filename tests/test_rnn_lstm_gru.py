@@ -304,13 +304,38 @@ def test_shipped_adding_curves_are_complete_and_small():
     assert path.stat().st_size < 200_000
     with np.load(path) as data:
         settings = json.loads(str(data["settings"]))
+        steps = data["steps"]
+        assert steps[0] == 0 and steps[-1] == settings["steps"]
+        assert set(settings["models"]) == {"tanh RNN", "IRNN", "LSTM", "GRU"}
         for model, spec in settings["models"].items():
-            for length in (50, 100):
-                steps, curve = data[f"{model}|{length}|steps"], data[f"{model}|{length}"]
-                assert steps[0] == 0 and steps[-1] == spec["steps"] and curve.shape == steps.shape
-                assert np.all(np.isfinite(curve)) and curve[0] > 1 / 6  # an untrained readout is worse
-    assert set(settings["models"]) == {"tanh RNN", "IRNN", "LSTM", "GRU"}
-    assert {"seed", "hidden_size", "batch_size", "command", "seconds"} <= set(settings)
+            scores = {float(lr): s for lr, s in spec["validation_scores"].items()}
+            assert set(scores) == set(settings["lr_grid"])  # every rate of the grid was tried
+            assert spec["lr"] == min(scores, key=scores.get)  # and the kept one has the best score
+            for lr in settings["lr_grid"]:  # the score is the mean log10 of the stored validation curve
+                curve = data[f"{model}|validation|{lr:g}"]
+                assert np.isclose(scores[lr], np.mean(np.log10(np.maximum(curve, 1e-8))), atol=1e-5)
+            for seed in settings["seeds"]:
+                curve = data[f"{model}|{seed}"]
+                assert curve.shape == steps.shape and np.all(np.isfinite(curve)) and curve[0] > 1 / 6
+    assert settings["select_seed"] not in settings["seeds"]  # the rate is not chosen on a reported seed
+    assert {"command", "hidden_size", "batch_size", "clip_norm", "total_cpu_seconds"} <= set(settings)
+
+
+def test_shipped_lstm_variants_are_complete():
+    """chapters/rnn/data/lstm_variants.npz, made by scripts/make_lstm_variants.py, as chapter 4 loads it."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "chapters" / "rnn" / "data" / "lstm_variants.npz"
+    assert path.stat().st_size < 200_000
+    with np.load(path) as data:
+        settings = json.loads(str(data["settings"]))
+        assert settings["variants"] == list(LSTM_VARIANTS)
+        for variant in LSTM_VARIANTS:
+            for seed in settings["seeds"]:
+                history = data[f"{variant}|{seed}|history"]
+                assert history.shape == (settings["steps"],) and np.all(np.isfinite(history))
+                assert 0 <= float(data[f"{variant}|{seed}|test_mse"]) < history[0]  # training lowered the error
 
 
 @pytest.mark.parametrize("reverse", [False, True])

@@ -187,9 +187,8 @@ def sequence_loss_grad(ys: Array, targets: Array, loss: str = "mse") -> Array:
     targets = _check_targets(ys, targets, loss)
     if loss == "mse":
         return ys - targets
-    dys = np.exp(_log_softmax(ys))
-    np.put_along_axis(dys, targets[..., None], np.take_along_axis(dys, targets[..., None], -1) - 1, -1)
-    return dys
+    one_hot = np.eye(ys.shape[-1])[targets]  # onehot(c_t), the shape of ys
+    return np.exp(_log_softmax(ys)) - one_hot
 
 
 # --- backpropagation through time ------------------------------------------------------------

@@ -109,9 +109,9 @@ def lstm_layer_forward(
     """
     hs, cs, gates = [h0], [c0], []
     for t in range(len(x_part)):
-        z = x_part[t] + hs[-1] @ weight_hh.T  # the four pre-activations
-        z_i, z_f, z_g, z_o = z.chunk(4, dim=-1)
-        i, f, g, o = torch.sigmoid(z_i), torch.sigmoid(z_f), torch.tanh(z_g), torch.sigmoid(z_o)  # Eq. (lstm-gates)
+        a = x_part[t] + hs[-1] @ weight_hh.T  # the four pre-activations
+        a_i, a_f, a_g, a_o = a.chunk(4, dim=-1)
+        i, f, g, o = torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)  # Eq. (lstm-gates)
         cs.append(f * cs[-1] + i * g)  # Eq. (lstm-cell)
         hs.append(o * torch.tanh(cs[-1]))  # Eq. (lstm-hidden)
         gates.append(torch.cat([i, f, g, o], dim=-1))
@@ -133,26 +133,26 @@ def lstm_layer_backward(
     final state h_T and c_T; ``hs``, ``cs`` and ``gates`` come from :func:`lstm_layer_forward`.
     """
     dh, dc = grad_h, grad_c  # what reaches h_T and c_T from after the sequence
-    dz = [None] * len(gates)
+    da = [None] * len(gates)
     for t in reversed(range(len(gates))):  # t = T−1, …, 0 stands for steps T, …, 1
         i, f, g, o = gates[t].chunk(4, dim=-1)
         c_prev, c = cs[t], cs[t + 1]
         dh = dh + grad_out[t]  # every path into h_t: the output at t and the next step
         dc = dc + dh * o * (1 - torch.tanh(c) ** 2)  # δc_t: from c_{t+1} (already ⊙ f_{t+1}) and h_t
-        dz[t] = torch.cat(
+        da[t] = torch.cat(
             [
-                dc * g * i * (1 - i),  # δz^i_t
-                dc * c_prev * f * (1 - f),  # δz^f_t
-                dc * i * (1 - g**2),  # δz^g_t
-                dh * torch.tanh(c) * o * (1 - o),  # δz^o_t
+                dc * g * i * (1 - i),  # δa^i_t
+                dc * c_prev * f * (1 - f),  # δa^f_t
+                dc * i * (1 - g**2),  # δa^g_t
+                dh * torch.tanh(c) * o * (1 - o),  # δa^o_t
             ],
             dim=-1,
         )
         dc = dc * f  # the carousel: δc_t ⊙ f_t goes to c_{t-1}
-        dh = dz[t] @ weight_hh  # W_hhᵀ δz_t goes to h_{t-1}
-    dz = torch.stack(dz)
-    grad_w = torch.einsum("tbk,tbh->kh", dz, hs[:-1])  # Σ_t δz_t h_{t-1}ᵀ
-    return dz, dh, dc, grad_w
+        dh = da[t] @ weight_hh  # W_hhᵀ δa_t goes to h_{t-1}
+    da = torch.stack(da)
+    grad_w = torch.einsum("tbk,tbh->kh", da, hs[:-1])  # Σ_t δa_t h_{t-1}ᵀ
+    return da, dh, dc, grad_w
 
 
 class LSTMLayerFunction(torch.autograd.Function):

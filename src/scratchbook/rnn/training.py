@@ -65,13 +65,6 @@ def train_adding(
     stalls when another process holds a core); the previous setting is restored. ``None`` leaves
     torch's setting alone.
     """
-    with torch_threads(num_threads):
-        return _train_adding(
-            model, length, steps, batch_size, lr, n_test, random_state, clip_norm, eval_every, progress
-        )
-
-
-def _train_adding(model, length, steps, batch_size, lr, n_test, random_state, clip_norm, eval_every, progress) -> dict:
     length = check_int("length", length, low=2)
     steps = check_int("steps", steps, low=1)
     batch_size = check_int("batch_size", batch_size, low=1)
@@ -81,44 +74,45 @@ def _train_adding(model, length, steps, batch_size, lr, n_test, random_state, cl
         clip_norm = check_real("clip_norm", clip_norm, low=0.0, strict_low=True)
     if eval_every is not None:
         eval_every = check_int("eval_every", eval_every, low=1)
-    param = next(model.parameters())
-    device, dtype = param.device, param.dtype
-    gen = torch.Generator().manual_seed(random_state)
-    readout = _readout(_width(model), 1, dtype, device, gen)
-    params = [*model.parameters(), *readout.parameters()]
-    optimizer = torch.optim.Adam(params, lr=lr)
-    rng = np.random.default_rng(random_state)
+    with torch_threads(num_threads):
+        param = next(model.parameters())
+        device, dtype = param.device, param.dtype
+        gen = torch.Generator().manual_seed(random_state)
+        readout = _readout(_width(model), 1, dtype, device, gen)
+        params = [*model.parameters(), *readout.parameters()]
+        optimizer = torch.optim.Adam(params, lr=lr)
+        rng = np.random.default_rng(random_state)
 
-    def as_tensor(a: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(a, dtype=dtype, device=device)
+        def as_tensor(a: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(a, dtype=dtype, device=device)
 
-    def mse(x, y) -> float:
-        with torch.no_grad():
-            return ((readout(_last_output(model, x)) - y) ** 2).mean().item()
+        def mse(x, y) -> float:
+            with torch.no_grad():
+                return ((readout(_last_output(model, x)) - y) ** 2).mean().item()
 
-    curve, eval_steps = [], []
-    if eval_every is not None:  # one fixed test set, from its own stream so training data stay the same
-        x_eval, y_eval = map(as_tensor, adding_problem(n_test, length, random_state=[random_state, 1]))
-    history = []
-    for step in tqdm(range(steps), disable=not progress, desc=f"adding, T = {length}"):
-        if eval_every is not None and step % eval_every == 0:
-            eval_steps.append(step)
+        curve, eval_steps = [], []
+        if eval_every is not None:  # one fixed test set, from its own stream so training data stay the same
+            x_eval, y_eval = map(as_tensor, adding_problem(n_test, length, random_state=[random_state, 1]))
+        history = []
+        for step in tqdm(range(steps), disable=not progress, desc=f"adding, T = {length}"):
+            if eval_every is not None and step % eval_every == 0:
+                eval_steps.append(step)
+                curve.append(mse(x_eval, y_eval))
+            x, y = adding_problem(batch_size, length, random_state=rng)
+            loss = ((readout(_last_output(model, as_tensor(x))) - as_tensor(y)) ** 2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            if clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(params, clip_norm)
+            optimizer.step()
+            history.append(loss.item())
+        x, y = adding_problem(n_test, length, random_state=rng)
+        result = {"history": np.array(history), "test_mse": mse(as_tensor(x), as_tensor(y)), "readout": readout}
+        if eval_every is not None:
+            eval_steps.append(steps)
             curve.append(mse(x_eval, y_eval))
-        x, y = adding_problem(batch_size, length, random_state=rng)
-        loss = ((readout(_last_output(model, as_tensor(x))) - as_tensor(y)) ** 2).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        if clip_norm is not None:
-            torch.nn.utils.clip_grad_norm_(params, clip_norm)
-        optimizer.step()
-        history.append(loss.item())
-    x, y = adding_problem(n_test, length, random_state=rng)
-    result = {"history": np.array(history), "test_mse": mse(as_tensor(x), as_tensor(y)), "readout": readout}
-    if eval_every is not None:
-        eval_steps.append(steps)
-        curve.append(mse(x_eval, y_eval))
-        result["eval_steps"], result["test_curve"] = np.array(eval_steps), np.array(curve)
-    return result
+            result["eval_steps"], result["test_curve"] = np.array(eval_steps), np.array(curve)
+        return result
 
 
 def train_tagging(
@@ -151,43 +145,39 @@ def train_tagging(
     n_test = check_int("n_test", n_test, low=1)
     lr = check_real("lr", lr, low=0.0, strict_low=True)
     with torch_threads(num_threads):
-        return _train_tagging(model, make_batch, n_classes, steps, batch_size, lr, n_test, random_state, progress)
+        param = next(model.parameters())
+        device, dtype = param.device, param.dtype
+        readout = _readout(_width(model), n_classes, dtype, device, torch.Generator().manual_seed(random_state))
+        optimizer = torch.optim.Adam([*model.parameters(), *readout.parameters()], lr=lr)
+        rng = np.random.default_rng(random_state)
 
+        def batch(n):
+            x, labels = make_batch(n, rng)
+            return (
+                torch.as_tensor(x, dtype=dtype, device=device),
+                torch.as_tensor(labels, dtype=torch.long, device=device),
+            )
 
-def _train_tagging(model, make_batch, n_classes, steps, batch_size, lr, n_test, random_state, progress) -> dict:
-    param = next(model.parameters())
-    device, dtype = param.device, param.dtype
-    readout = _readout(_width(model), n_classes, dtype, device, torch.Generator().manual_seed(random_state))
-    optimizer = torch.optim.Adam([*model.parameters(), *readout.parameters()], lr=lr)
-    rng = np.random.default_rng(random_state)
-
-    def batch(n):
-        x, labels = make_batch(n, rng)
-        return (
-            torch.as_tensor(x, dtype=dtype, device=device),
-            torch.as_tensor(labels, dtype=torch.long, device=device),
-        )
-
-    history = []
-    for _ in tqdm(range(steps), disable=not progress, desc="tagging"):
-        x, labels = batch(batch_size)
-        logits = readout(model(x)[0])  # T×B×n_classes
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, n_classes), labels.reshape(-1), ignore_index=-1)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        history.append(loss.item())
-    x, labels = batch(n_test)
-    with torch.no_grad():
-        correct = (readout(model(x)[0]).argmax(-1) == labels).cpu().numpy()
-    labelled = (labels >= 0).cpu().numpy()
-    if not labelled.any():
-        raise ValueError("make_batch returned no labelled position (every label is -1)")
-    with np.errstate(invalid="ignore"):
-        per_position = (correct & labelled).sum(axis=1) / labelled.sum(axis=1)
-    return {
-        "history": np.array(history),
-        "test_accuracy": per_position,
-        "test_acc": float((correct & labelled).sum() / labelled.sum()),
-        "readout": readout,
-    }
+        history = []
+        for _ in tqdm(range(steps), disable=not progress, desc="tagging"):
+            x, labels = batch(batch_size)
+            logits = readout(model(x)[0])  # T×B×n_classes
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, n_classes), labels.reshape(-1), ignore_index=-1)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            history.append(loss.item())
+        x, labels = batch(n_test)
+        with torch.no_grad():
+            correct = (readout(model(x)[0]).argmax(-1) == labels).cpu().numpy()
+        labelled = (labels >= 0).cpu().numpy()
+        if not labelled.any():
+            raise ValueError("make_batch returned no labelled position (every label is -1)")
+        with np.errstate(invalid="ignore"):
+            per_position = (correct & labelled).sum(axis=1) / labelled.sum(axis=1)
+        return {
+            "history": np.array(history),
+            "test_accuracy": per_position,
+            "test_acc": float((correct & labelled).sum() / labelled.sum()),
+            "readout": readout,
+        }
