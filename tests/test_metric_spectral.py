@@ -21,11 +21,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 
 from scratchbook.datasets import load_standardized
-from scratchbook.metric import DCA, GMML, LMNN, MMC, RCA, KernelRCA
+from scratchbook.metric import DCA, GMML, LMNN, MMC, RCA, KernelRCA, sample_pairs
 from scratchbook.metric.checks import check_geometric_mean, check_rca_map
 from scratchbook.metric.dca import between_chunklet_scatter
 from scratchbook.metric.gmml import geometric_mean, pair_scatter, riemannian_distance
-from scratchbook.metric.itml import sample_pairs
 from scratchbook.metric.lmnn import lmnn_loss_grad, lmnn_loss_grad_plain, target_neighbors
 from scratchbook.metric.mmc import mmc_objective_grad
 from scratchbook.metric.rca import inverse_sqrt, make_chunklets

@@ -44,6 +44,12 @@ __all__: list[str] = [
     "train_prototypical",
 ]
 
+# The pairs every pair-based learner draws, and the one evaluation protocol of the part.
+from scratchbook.metric._base import sample_pairs  # noqa: E402
+from scratchbook.metric.experiments import evaluate  # noqa: E402
+
+__all__ += ["sample_pairs", "evaluate"]
+
 _DEEP = {
     "triplet_loss",
     "contrastive_loss",
