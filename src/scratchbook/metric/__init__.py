@@ -20,6 +20,9 @@ from scratchbook.metric.mmc import MMC
 from scratchbook.metric.nca import NCA
 from scratchbook.metric.rca import RCA
 
+# --- Retrieval and few-shot evaluation (chapter 5) ---
+from scratchbook.metric.retrieval import map_at_r, mean_confidence_interval, r_precision, recall_at_k
+
 __all__: list[str] = [
     "MahalanobisMixin",
     "mahalanobis_distances",
@@ -50,6 +53,16 @@ from scratchbook.metric.experiments import evaluate  # noqa: E402
 
 __all__ += ["sample_pairs", "evaluate"]
 
+# --- Retrieval and few-shot evaluation (chapter 5) ---
+__all__ += ["recall_at_k", "r_precision", "map_at_r", "mean_confidence_interval"]
+__all__ += ["proxy_nca_loss", "proxy_anchor_loss", "arcface_loss", "WithProxies"]
+_DEEP_CH5 = {
+    "proxy_nca_loss": "losses",
+    "proxy_anchor_loss": "losses",
+    "arcface_loss": "losses",
+    "WithProxies": "losses",
+}
+
 _DEEP = {
     "triplet_loss",
     "contrastive_loss",
@@ -63,12 +76,12 @@ _DEEP = {
 
 
 def __getattr__(name: str) -> Any:
-    if name in _DEEP:  # torch is imported here, on first use
-        value = getattr(import_module("scratchbook.metric.deep"), name)
+    if name in _DEEP or name in _DEEP_CH5:  # torch is imported here, on first use
+        value = getattr(import_module(f"scratchbook.metric.{_DEEP_CH5.get(name, 'deep')}"), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _DEEP)
+    return sorted(set(globals()) | _DEEP | set(_DEEP_CH5))

@@ -228,3 +228,31 @@ def check_prototype_predict(fn) -> bool:
 
 
 __all__ += ["check_batch_hard", "check_prototype_predict"]
+
+
+# --- Retrieval and few-shot learning on unseen classes (chapter 5) -------------------------------
+
+
+def check_map_at_r(fn) -> bool:
+    """Check ``fn(embeddings, labels) -> float``: MAP@R of leave-one-out retrieval by Euclidean distance."""
+    from scratchbook.metric.retrieval import map_at_r
+
+    rng = np.random.default_rng(6)
+    ok = True
+    for n_classes, sizes in ((3, (4, 4, 4)), (4, (2, 5, 3, 6))):  # balanced, then unbalanced classes
+        labels = np.repeat(np.arange(n_classes), sizes)
+        embeddings = rng.normal(size=(len(labels), 3)) + labels[:, None] * 0.8
+        answer = call_or_none(fn, embeddings.copy(), labels.copy())
+        if _not_done(answer):
+            return False
+        ok &= report_check(
+            f"MAP@R of {len(labels)} samples in {n_classes} classes of sizes {sizes}",
+            answer,
+            map_at_r(embeddings, labels),
+            hint="For each query, rank the other samples by distance; R = its class size − 1; average "
+            "precision@i over the relevant items among the first R, divide by R, then average over queries.",
+        )
+    return bool(ok)
+
+
+__all__ += ["check_map_at_r"]

@@ -1,0 +1,79 @@
+"""Evaluation as deep metric learning does it: retrieval among held-out classes, and few-shot episodes.
+
+Each sample of an evaluation set is a query once; the other samples are the database it searches,
+ranked by Euclidean distance between embeddings (leave-one-out). A query whose class has no other
+sample cannot retrieve anything right and is left out, as pytorch-metric-learning's
+``AccuracyCalculator`` does. Implements Eqs. (retrieval-recall), (retrieval-rprec) and (retrieval-mapr)
+of the few-shot chapter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from scratchbook._validation import check_array, check_int, check_real
+
+__all__ = ["retrieval_ranking", "recall_at_k", "r_precision", "map_at_r", "mean_confidence_interval"]
+
+
+def _check_embeddings(embeddings, labels) -> tuple[np.ndarray, np.ndarray]:
+    X = check_array("embeddings", embeddings, ndim=2, min_rows=2)
+    y = np.asarray(labels)
+    if y.ndim != 1 or len(y) != len(X):
+        raise ValueError(f"labels must have shape ({len(X)},) to match embeddings, got {y.shape}")
+    return X, y
+
+
+def retrieval_ranking(embeddings, labels) -> tuple[np.ndarray, np.ndarray]:
+    """For each query that has a same-class sample: its relevance list and its number R of relevant items.
+
+    Returns ``relevant`` (q × (n−1) booleans: is the i-th nearest other sample of the query's class?)
+    and ``R`` (q,), for the q queries whose class has at least two samples.
+    """
+    X, y = _check_embeddings(embeddings, labels)
+    sq = (X**2).sum(1)
+    D = sq[:, None] + sq[None, :] - 2 * X @ X.T
+    np.fill_diagonal(D, np.inf)  # a query never retrieves itself
+    order = np.argsort(D, axis=1, kind="stable")[:, :-1]  # the n−1 others, nearest first
+    relevant = y[order] == y[:, None]
+    R = relevant.sum(1)
+    keep = R > 0
+    if not keep.any():
+        raise ValueError("labels must give at least one class two samples, so that a query has a match")
+    return relevant[keep], R[keep]
+
+
+def recall_at_k(embeddings, labels, ks=(1, 2, 4, 8)) -> dict[int, float]:
+    """Recall@k: the fraction of queries with at least one same-class sample among their k nearest."""
+    relevant, _ = retrieval_ranking(embeddings, labels)
+    out = {}
+    for k in ks:
+        k = check_int("k", k, low=1, high=relevant.shape[1])
+        out[k] = float(relevant[:, :k].any(1).mean())
+    return out
+
+
+def r_precision(embeddings, labels) -> float:
+    """R-precision: the fraction of same-class samples among a query's R nearest, R its class's size − 1."""
+    relevant, R = retrieval_ranking(embeddings, labels)
+    within_r = np.arange(relevant.shape[1])[None, :] < R[:, None]
+    return float(((relevant & within_r).sum(1) / R).mean())
+
+
+def map_at_r(embeddings, labels) -> float:
+    """MAP@R: mean over queries of (1/R) Σ_{i≤R} P@i·[item i relevant] (Musgrave et al., 2020)."""
+    relevant, R = retrieval_ranking(embeddings, labels)
+    ranks = np.arange(1, relevant.shape[1] + 1)
+    within_r = ranks[None, :] <= R[:, None]
+    hits = relevant & within_r
+    precision_at_i = np.cumsum(hits, axis=1) / ranks[None, :]
+    return float(((precision_at_i * hits).sum(1) / R).mean())
+
+
+def mean_confidence_interval(values, confidence: float = 0.95) -> tuple[float, float]:
+    """Mean of ``values`` (e.g. one accuracy per episode) and the half-width of its Student-t interval."""
+    v = check_array("values", values, ndim=1, min_rows=2)
+    confidence = check_real("confidence", confidence, low=0.0, high=1.0, strict_low=True, strict_high=True)
+    half = stats.t.ppf((1 + confidence) / 2, df=len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
+    return float(v.mean()), float(half)
