@@ -12,7 +12,9 @@ both alike; accuracies are of 3-nearest neighbours after the learned
 map, over 3 folds, both in the data's order (scikit-learn's ``cv=3``) and shuffled with seed 0, the
 metric refitted in each fold; a third column learns the metric once on all the data and then
 cross-validates 3-NN in order, an optimistic protocol (the test folds help learn the metric) that
-reproduces the published numbers.
+reproduces the published numbers. The identity on these standardized PCA scores is a whitened metric,
+not the Euclidean distance: it is printed as "whitened", and the plain Euclidean distance on the raw
+pixels is printed first, under the same folds, as the baseline the learners must beat.
 The last column recalls metric-learn's published numbers on the same task for reference (another
 machine: compare them with care; the ratio column is measured here).
 """
@@ -56,14 +58,14 @@ def main() -> None:
     X, y = digits_pca30()
     folds = {"in order": 3, "shuffled": KFold(3, shuffle=True, random_state=0)}
     methods = {
-        "Euclidean": FunctionTransformer(),
+        "whitened": FunctionTransformer(),
         "sklearn NCA": SkNCA(init="identity", max_iter=50, tol=1e-5, random_state=0),
         "NCA": NCA(init="identity", max_iter=50, tol=1e-5, random_state=0),
         "ITML": ITML(random_state=0),
         "LMNN": LMNN(n_neighbors=3, max_iter=100),
         "MMC": MMC(random_state=0),
     }
-    times = {"Euclidean": 0.0}
+    times = {"whitened": 0.0}
     times.update(best_times({name: (lambda m=methods[name]: m.fit(X, y)) for name in ("sklearn NCA", "NCA")}, 5))
     times.update(best_times({"ITML": lambda: methods["ITML"].fit(X, y)}, 2))
     times.update(best_times({name: (lambda m=methods[name]: m.fit(X, y)) for name in ("LMNN", "MMC")}, 2))
@@ -72,6 +74,10 @@ def main() -> None:
         f"{'method':<13}{'fit (s)':>9}{'acc. in order':>15}{'acc. shuffled':>15}{'fit on all':>12}"
         "   metric-learn (published)"
     )
+    pixels, _ = load_digits(return_X_y=True)
+    raw = {k: cross_val_score(KNeighborsClassifier(3), pixels, y, cv=cv).mean() for k, cv in folds.items()}
+    raw_all = cross_val_score(KNeighborsClassifier(3), pixels, y, cv=3).mean()
+    print(f"{'pixels':<13}{0.0:9.2f}{raw['in order']:15.3f}{raw['shuffled']:15.3f}{raw_all:12.3f}   (Euclidean)")
     for name, transformer in methods.items():
         acc = {
             k: cross_val_score(make_pipeline(transformer, KNeighborsClassifier(3)), X, y, cv=cv).mean()

@@ -192,7 +192,7 @@ def test_training_lowers_the_loss_and_restores_threads():
     assert embed(net, digits.data[:5] / 16).shape == (5, 8)
 
 
-def test_checkers_accept_right_answers():
+def test_checkers_accept_right_answers_and_reject_wrong_ones():
     def batch_hard(D, y, margin):
         same, diff = y[:, None] == y[None], y[:, None] != y[None]
         np.fill_diagonal(same, False)
@@ -205,3 +205,6 @@ def test_checkers_accept_right_answers():
 
     assert check_batch_hard(batch_hard) and check_prototype_predict(predict)
     assert not check_batch_hard(lambda D, y, m: np.zeros(len(y)))
+    # nearest single support example instead of nearest prototype; labels 0..N-1 instead of the labels
+    assert not check_prototype_predict(lambda s, labels, q: labels[((q[:, None] - s[None]) ** 2).sum(-1).argmin(1)])
+    assert not check_prototype_predict(lambda s, labels, q: np.searchsorted(np.unique(labels), predict(s, labels, q)))

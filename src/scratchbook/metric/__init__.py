@@ -47,6 +47,12 @@ __all__: list[str] = [
     "train_prototypical",
 ]
 
+# The pairs every pair-based learner draws, and the one evaluation protocol of the part.
+from scratchbook.metric._base import sample_pairs  # noqa: E402
+from scratchbook.metric.experiments import evaluate  # noqa: E402
+
+__all__ += ["sample_pairs", "evaluate"]
+
 # --- Retrieval and few-shot evaluation (chapter 5) ---
 __all__ += ["recall_at_k", "r_precision", "map_at_r", "mean_confidence_interval"]
 __all__ += ["proxy_nca_loss", "proxy_anchor_loss", "arcface_loss", "WithProxies"]

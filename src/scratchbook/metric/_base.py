@@ -16,7 +16,30 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from scratchbook.metric.distances import mahalanobis_distances
 
-__all__ = ["MahalanobisMixin"]
+__all__ = ["MahalanobisMixin", "sample_pairs"]
+
+
+def sample_pairs(y: np.ndarray, num_constraints: int, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draw ``num_constraints`` pairs, half of the same class (δ = +1), half of different classes (δ = −1).
+
+    Returns the index arrays i, j and the signs δ. Pairs are drawn with replacement among the
+    valid ones, so a class with a single point simply contributes no similar pair.
+    """
+    n_similar = num_constraints // 2
+    similar_exists = np.any(np.bincount(y) > 1)
+    out_i, out_j, out_delta = [], [], []
+    for delta, wanted in ((1, n_similar), (-1, num_constraints - n_similar)):
+        i, j = [], []
+        while len(i) < wanted and (delta == -1 or similar_exists):
+            a = rng.randint(len(y), size=2 * wanted)
+            b = rng.randint(len(y), size=2 * wanted)
+            ok = (a != b) & ((y[a] == y[b]) if delta == 1 else (y[a] != y[b]))
+            i.extend(a[ok])
+            j.extend(b[ok])
+        out_i += i[:wanted]
+        out_j += j[:wanted]
+        out_delta += [delta] * len(i[:wanted])
+    return np.array(out_i, dtype=int), np.array(out_j, dtype=int), np.array(out_delta, dtype=int)
 
 
 class MahalanobisMixin(TransformerMixin, BaseEstimator):

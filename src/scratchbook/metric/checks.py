@@ -123,7 +123,7 @@ def check_bregman_step(fn) -> bool:
                 f"{name} after projecting a {kind} pair (ξ = {xi / p:.1f}·p, λ = {lam})",
                 got,
                 want,
-                hint="α = min(λ, δ/2 (1/p − γ/ξ)), β = δα/(1 − δαp), then ξ, λ and A.",
+                hint="α = min(λ, δ γ/(γ+1) (1/p − 1/ξ)), β = δα/(1 − δαp), then ξ, λ and A.",
             )
     return bool(ok)
 

@@ -37,6 +37,7 @@ __all__ = [
     "load_scores",
     "loo_knn_accuracy",
     "draw_scores",
+    "draw_classes",
     "train_triplet_net",
     "mining_scores",
 ]
@@ -207,6 +208,16 @@ def load_scores(
     if missing:
         raise ValueError(f"names {missing} are not in {path}; it holds {list(accuracy)}")
     return {n: np.asarray(accuracy[n], dtype=float) for n in names}, stored["settings"][data]
+
+
+def draw_classes(ax, Z, y, title: str = "", label: str = "class", s: float = 9) -> None:
+    """Scatter the 2-D points Z with one colour per class of y (legend entries "{label} {c}"), no ticks."""
+    Z, y = np.asarray(Z), np.asarray(y)
+    if Z.ndim != 2 or Z.shape[1] < 2 or len(Z) != len(y):
+        raise ValueError(f"Z must have shape (len(y), >=2), got {Z.shape} for {len(y)} labels")
+    for k, c in enumerate(np.unique(y)):
+        ax.scatter(*Z[y == c, :2].T, s=s, color=f"C{k}", label=f"{label} {c}")
+    ax.set(xticks=[], yticks=[], title=title)
 
 
 def draw_scores(ax, scores: Mapping[str, np.ndarray], reference: str | None = None, title: str = "") -> None:

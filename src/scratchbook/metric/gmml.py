@@ -15,9 +15,8 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from scratchbook._validation import check_int, check_real
-from scratchbook.metric._base import MahalanobisMixin
+from scratchbook.metric._base import MahalanobisMixin, sample_pairs
 from scratchbook.metric.distances import components_from_metric
-from scratchbook.metric.itml import sample_pairs
 
 __all__ = ["GMML", "spd_power", "geometric_mean", "riemannian_distance", "pair_scatter"]
 

@@ -13,10 +13,10 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from scratchbook._validation import check_int, check_real
-from scratchbook.metric._base import MahalanobisMixin
+from scratchbook.metric._base import MahalanobisMixin, sample_pairs
 from scratchbook.metric.distances import components_from_metric
 
-__all__ = ["ITML", "logdet_divergence", "sample_pairs", "distance_bounds", "bregman_step", "itml_solve"]
+__all__ = ["ITML", "logdet_divergence", "distance_bounds", "bregman_step", "itml_solve"]
 
 Array = np.ndarray
 
@@ -28,29 +28,6 @@ def logdet_divergence(A: Array, A0: Array) -> float:
     if sign <= 0:
         raise ValueError("A must be positive definite")
     return float(np.trace(B) - logdet - len(A))
-
-
-def sample_pairs(y: Array, num_constraints: int, rng) -> tuple[Array, Array, Array]:
-    """Draw ``num_constraints`` pairs, half of the same class (δ = +1), half of different classes (δ = −1).
-
-    Returns the index arrays i, j and the signs δ. Pairs are drawn with replacement among the
-    valid ones, so a class with a single point simply contributes no similar pair.
-    """
-    n_similar = num_constraints // 2
-    similar_exists = np.any(np.bincount(y) > 1)
-    out_i, out_j, out_delta = [], [], []
-    for delta, wanted in ((1, n_similar), (-1, num_constraints - n_similar)):
-        i, j = [], []
-        while len(i) < wanted and (delta == -1 or similar_exists):
-            a = rng.randint(len(y), size=2 * wanted)
-            b = rng.randint(len(y), size=2 * wanted)
-            ok = (a != b) & ((y[a] == y[b]) if delta == 1 else (y[a] != y[b]))
-            i.extend(a[ok])
-            j.extend(b[ok])
-        out_i += i[:wanted]
-        out_j += j[:wanted]
-        out_delta += [delta] * len(i[:wanted])
-    return np.array(out_i, dtype=int), np.array(out_j, dtype=int), np.array(out_delta, dtype=int)
 
 
 def distance_bounds(X: Array, A0: Array, rng, n_pairs: int = 1000, percentiles=(5.0, 95.0)) -> tuple[float, float]:

@@ -13,9 +13,8 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from scratchbook._validation import check_int, check_real
-from scratchbook.metric._base import MahalanobisMixin
+from scratchbook.metric._base import MahalanobisMixin, sample_pairs
 from scratchbook.metric.distances import components_from_metric, project_psd
-from scratchbook.metric.itml import sample_pairs
 
 __all__ = ["MMC", "mmc_objective_grad", "project_halfspace", "project_feasible", "mmc_solve"]
 

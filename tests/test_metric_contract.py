@@ -1,0 +1,132 @@
+"""The contract every supervised metric learner of Part II keeps, tested once over all nine.
+
+* scikit-learn's estimator checks (``parametrize_with_checks``): fit/transform, cloning, pickling,
+  ``n_features_in_``, dtype handling; short runs keep the ~50 checks per learner fast, and nothing is
+  silenced.
+* Bad data is rejected with an error that names the argument.
+* The same ``random_state`` gives the same map, another one a different map (for learners that draw
+  pairs, chunklets or a random start).
+* Behaviour, against an oracle that does not involve the learner: on data made for metric learning
+  (two informative features among ten loud useless ones, ``make_noisy_features``), 3-NN after every
+  learner beats 3-NN after standardizing the features, and the learned map shrinks the useless
+  features relative to the informative ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from scratchbook.datasets import load_standardized
+from scratchbook.metric import DCA, GMML, ITML, LMNN, MCML, MMC, NCA, RCA, KernelRCA
+from scratchbook.metric.experiments import evaluate, make_noisy_features
+
+# Short runs for the estimator checks; the behavioural tests use the chapters' settings.
+QUICK = [
+    MMC(max_iter=10, random_state=0),
+    RCA(),
+    DCA(),
+    LMNN(n_neighbors=1, max_iter=10),
+    GMML(random_state=0),
+    KernelRCA(),
+    NCA(max_iter=10, random_state=0),
+    MCML(max_iter=20),
+    ITML(max_iter=20, random_state=0),
+]
+LEARNERS = {
+    "MMC": lambda: MMC(random_state=0),
+    "RCA": lambda: RCA(),
+    "DCA": lambda: DCA(),
+    "LMNN": lambda: LMNN(max_iter=30),
+    "GMML": lambda: GMML(random_state=0),
+    "KernelRCA": lambda: KernelRCA(),
+    "NCA": lambda: NCA(random_state=0),
+    "MCML": lambda: MCML(max_iter=15),
+    "ITML": lambda: ITML(max_iter=50, random_state=0),
+}
+LINEAR = [name for name in LEARNERS if name != "KernelRCA"]  # a map on the input features
+SEEDED = {
+    "MMC": lambda s: MMC(random_state=s),
+    "RCA": lambda s: RCA(chunk_size=4, random_state=s),
+    "DCA": lambda s: DCA(chunk_size=4, random_state=s),
+    "GMML": lambda s: GMML(random_state=s),
+    "NCA": lambda s: NCA(2, init="random", max_iter=20, random_state=s),
+    "ITML": lambda s: ITML(random_state=s),
+}
+
+
+@pytest.fixture(scope="module")
+def wine():
+    data = load_standardized("wine")
+    return train_test_split(data.data, data.target, test_size=0.4, stratify=data.target, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def noisy():
+    X, y = make_noisy_features(random_state=1)
+    X = StandardScaler().fit_transform(X)
+    return train_test_split(X, y, test_size=0.5, stratify=y, random_state=0)
+
+
+@parametrize_with_checks(QUICK)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("name", LEARNERS)
+def test_bad_data_names_the_argument(name, wine):
+    X, _, y, _ = wine
+    estimator = LEARNERS[name]()
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        estimator.fit(np.where(X > 2, np.nan, X), y)
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        estimator.fit(X[:, 0], y)
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        estimator.fit(X, None)
+    with pytest.raises(ValueError, match="y must contain at least 2 classes"):
+        estimator.fit(X, np.zeros(len(X)))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        estimator.fit(X, np.linspace(0, 1, len(X)))
+    with pytest.raises(ValueError, match="X has 5 features"):
+        estimator.fit(X, y).transform(X[:, :5])
+
+
+@pytest.mark.parametrize("name", SEEDED)
+def test_same_random_state_same_output(name, wine):
+    X, X_test, y, _ = wine
+    make = SEEDED[name]
+    a, b, c = make(7).fit(X, y), make(7).fit(X, y), make(8).fit(X, y)
+    np.testing.assert_array_equal(a.components_, b.components_)
+    np.testing.assert_array_equal(a.transform(X_test), b.transform(X_test))
+    assert np.abs(a.get_mahalanobis_matrix() - c.get_mahalanobis_matrix()).max() > 1e-6  # the seed matters
+
+
+def test_lmnn_and_mcml_are_deterministic(wine):
+    X, _, y, _ = wine
+    for make in (lambda: LMNN(max_iter=20), lambda: MCML(max_iter=20)):
+        np.testing.assert_array_equal(make().fit(X, y).components_, make().fit(X, y).components_)
+
+
+@pytest.mark.parametrize("name", LEARNERS)
+def test_every_learner_beats_the_standardized_distance_on_noisy_features(name):
+    X, y = make_noisy_features(random_state=1)  # not the chapters' draw
+    scores = evaluate(
+        {"standardized": StandardScaler, name: lambda: make_pipeline(StandardScaler(), LEARNERS[name]())},
+        X,
+        y,
+        n_splits=3,
+    )
+    assert scores[name].mean() > scores["standardized"].mean() + 0.02, scores
+
+
+@pytest.mark.parametrize("name", LINEAR)
+def test_linear_learners_shrink_the_useless_features(name, noisy):
+    X, _, y, _ = noisy
+    M = LEARNERS[name]().fit(X, y).get_mahalanobis_matrix()
+    # The squared length of a unit step along a feature is M_jj: informative features are the first two.
+    informative, useless = np.diag(M)[:2].mean(), np.diag(M)[2:].mean()
+    assert informative > 1.5 * useless, (informative, useless)
