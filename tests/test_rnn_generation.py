@@ -299,3 +299,67 @@ def test_checker_accepts_a_right_answer_and_rejects_a_wrong_one(capsys):
     assert checks.check_next_char_probs(right)
     assert not checks.check_next_char_probs(wrong)
     assert "✗" in capsys.readouterr().out
+
+
+def test_free_running_errors_against_generate_and_a_teacher_forced_loop():
+    """Oracle: greedy ``generate`` from each prefix, and argmax of the model on the true history, step by step."""
+    model = small_model(5).eval()
+    ids = random_ids(300, seed=9)
+    prefix, horizon = 12, 7
+    errs = free_running_errors(model, ids, prefix=prefix, horizon=horizon, n_starts=5)
+    free, teacher = [], []
+    for s in errs["starts"]:
+        truth = ids[s + prefix : s + prefix + horizon]
+        free.append(generate(model, ids[s : s + prefix], horizon, temperature=0.0)[0] != truth)
+        row = []
+        for k in range(horizon):
+            with torch.no_grad():
+                logits = model(torch.as_tensor(ids[s : s + prefix + k][None]))[0][0, -1]
+            row.append(int(logits.argmax()) != truth[k])
+        teacher.append(row)
+    np.testing.assert_allclose(errs["free_running"], np.mean(free, axis=0))
+    np.testing.assert_allclose(errs["teacher_forced"], np.mean(teacher, axis=0))
+
+
+def naive_kneser_ney(train, history, c, V, d):
+    """Interpolated Kneser-Ney written from the definition with Python dictionaries (the oracle)."""
+    from collections import defaultdict
+
+    order = len(history) + 1
+
+    def grams(k):
+        return [tuple(train[i : i + k]) for i in range(len(train) - k + 1)]
+
+    def counts(k, top):
+        if top:  # plain counts of k-grams
+            out = defaultdict(int)
+            for g in grams(k):
+                out[g] += 1
+            return out
+        left = defaultdict(set)  # continuation counts: distinct left neighbours of each k-gram
+        for g in grams(k + 1):
+            left[g[1:]].add(g[0])
+        return {g: len(s) for g, s in left.items()}
+
+    def p(k, hist):
+        lower = 1.0 / V if k == 1 else p(k - 1, hist[1:])
+        n = counts(k, k == order)
+        n_h = sum(v for g, v in n.items() if g[:-1] == hist)
+        if n_h == 0:
+            return lower
+        types = sum(1 for g in n if g[:-1] == hist)
+        return max(n.get(hist + (c,), 0) - d, 0) / n_h + d * types / n_h * lower
+
+    return p(order, tuple(history))
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_kneser_ney_against_a_naive_implementation(order):
+    train = [int(v) for v in (random_ids(120, seed=10) % 4)]
+    test = random_ids(30, seed=11) % 5  # symbol 4 never occurs in training
+    got = kneser_ney_probs(np.array(train), test, 5, order=order, discount=0.6)
+    expected = [
+        naive_kneser_ney(train, [int(v) for v in test[t - order + 1 : t]], int(test[t]), 5, 0.6)
+        for t in range(order - 1, len(test))
+    ]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils import metadata_routing
 from sklearn.utils.validation import check_is_fitted
 
 from scratchbook._validation import check_int, check_real
@@ -67,6 +68,9 @@ class EchoStateNetwork(BaseEstimator):
     ``bias_`` (N,), ``W_res_`` (N, N), ``W_out_`` (O, D + N), ``b_out_`` (O,), ``n_features_in_``, and
     ``state_`` (N,) and ``output_`` (O,), the reservoir state and the readout after the last step read.
     """
+
+    # predict's ``reset`` is an option, not metadata to route: no ``set_predict_request`` method
+    __metadata_request__predict = {"reset": metadata_routing.UNUSED}
 
     def __init__(
         self,
