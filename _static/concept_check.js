@@ -21,6 +21,9 @@ document.addEventListener("DOMContentLoaded", () => {
       button.className = "cc-option";
       button.setAttribute("aria-pressed", "false");
       const inner = item.querySelector(":scope > p") || item;  // the option's paragraph
+      // a name for assistive technology even when the option is only math (MathJax typesets it later)
+      const text = inner.textContent.replace(/\\[()]/g, "").replace(/\s+/g, " ").trim();
+      button.setAttribute("aria-label", `Option ${i + 1}: ${text}`);
       while (inner.firstChild) button.appendChild(inner.firstChild);
       inner.appendChild(button);
       buttons.push(button);
