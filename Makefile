@@ -28,7 +28,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip "setuptools>=77" wheel
 	$(PIP) -r requirements.txt
-	$(PIP) --no-build-isolation -e ".[book,docs,test]"
+	$(PIP) --no-build-isolation -e ".[book,docs,test,grading]"
 	@touch $@
 
 venv: $(STAMP)  ## create .venv and install the requirements and the package (editable)

@@ -49,7 +49,7 @@ def assignment(tmp_path_factory):
     solutions = {
         name: text
         for c in chapter.cells
-        if "solution" in c.metadata.get("tags", [])
+        if "solution" in c.metadata.get("tags", []) and "checks.check_" in c.source  # a graded exercise
         for name, text in _definitions(c.source).items()
     }
     return folder, student, solutions

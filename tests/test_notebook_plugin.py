@@ -46,7 +46,10 @@ def book(tmp_path_factory):
     nbformat.write(_notebook(CELLS), root / "chapters" / "page.ipynb")
     # slower than three floors on any machine: it waits four times as long as its own kernel took to start
     # (most of the floor's time), so the test does not depend on how fast or loaded the machine is
-    slow = "import time\nimport psutil\nstarted = psutil.Process().create_time()\ntime.sleep(max(4.0, 4 * (time.time() - started)))"
+    slow = (
+        "import time\nimport psutil\n"
+        "started = psutil.Process().create_time()\ntime.sleep(max(4.0, 4 * (time.time() - started)))"
+    )
     nbformat.write(_notebook([slow]), root / "chapters" / "slow.ipynb")
     run = subprocess.run(
         [
