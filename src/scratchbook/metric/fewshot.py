@@ -124,6 +124,7 @@ def nearest_neighbour_accuracy(
 TRAINING = {
     "steps": 500,
     "lr": 1e-3,
+    "channels": 16,
     "out_features": 64,
     "seed": 0,
     "episode": {"n_way": 20, "n_shot": 1, "n_query": 4},
@@ -158,7 +159,7 @@ def train_fewshot(
     t = TRAINING
     X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
     torch.manual_seed(t["seed"])
-    net = ConvEmbedding(out_features=t["out_features"])
+    net = ConvEmbedding(channels=t["channels"], out_features=t["out_features"])
     common = {
         "steps": t["steps"] if steps is None else steps,
         "lr": t["lr"],
