@@ -21,6 +21,7 @@ from scratchbook.metric.nca import NCA
 from scratchbook.metric.rca import RCA
 
 # --- Retrieval and few-shot evaluation (chapter 5); Fisher-HSIC ---
+# isort: split
 from scratchbook.metric.hsic import FisherHSIC
 from scratchbook.metric.retrieval import map_at_r, mean_confidence_interval, r_precision, recall_at_k
 
