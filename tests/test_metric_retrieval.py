@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 from sklearn.neighbors import NearestNeighbors
 
-from scratchbook.metric.retrieval import map_at_r, mean_confidence_interval, r_precision, recall_at_k
+from scratchbook.metric.retrieval import map_at_r, mean_confidence_interval, r_precision, recall_at_k, retrieval_scores
 
 pml = pytest.importorskip("pytorch_metric_learning")
 
@@ -41,6 +41,10 @@ def test_equal_to_pytorch_metric_learning(seed, unbalanced):
     assert recall_at_k(X, y, ks=(1,))[1] == pytest.approx(ref["precision_at_1"], abs=1e-12)
     assert r_precision(X, y) == pytest.approx(ref["r_precision"], abs=1e-12)
     assert map_at_r(X, y) == pytest.approx(ref["mean_average_precision_at_r"], abs=1e-12)
+    scores = retrieval_scores(X, y, ks=(1,))
+    assert scores["recall@1"] == pytest.approx(ref["precision_at_1"], abs=1e-12)
+    assert scores["r_precision"] == pytest.approx(ref["r_precision"], abs=1e-12)
+    assert scores["map_at_r"] == pytest.approx(ref["mean_average_precision_at_r"], abs=1e-12)
 
 
 def test_recall_at_k_equals_brute_force():

@@ -10,11 +10,18 @@ of the few-shot chapter.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy.special import stdtrit
 
 from scratchbook._validation import check_array, check_int, check_real
 
-__all__ = ["retrieval_ranking", "recall_at_k", "r_precision", "map_at_r", "mean_confidence_interval"]
+__all__ = [
+    "retrieval_ranking",
+    "recall_at_k",
+    "r_precision",
+    "map_at_r",
+    "retrieval_scores",
+    "mean_confidence_interval",
+]
 
 
 def _check_embeddings(embeddings, labels) -> tuple[np.ndarray, np.ndarray]:
@@ -44,9 +51,7 @@ def retrieval_ranking(embeddings, labels) -> tuple[np.ndarray, np.ndarray]:
     return relevant[keep], R[keep]
 
 
-def recall_at_k(embeddings, labels, ks=(1, 2, 4, 8)) -> dict[int, float]:
-    """Recall@k: the fraction of queries with at least one same-class sample among their k nearest."""
-    relevant, _ = retrieval_ranking(embeddings, labels)
+def _recall(relevant: np.ndarray, ks) -> dict[int, float]:
     out = {}
     for k in ks:
         k = check_int("k", k, low=1, high=relevant.shape[1])
@@ -54,16 +59,12 @@ def recall_at_k(embeddings, labels, ks=(1, 2, 4, 8)) -> dict[int, float]:
     return out
 
 
-def r_precision(embeddings, labels) -> float:
-    """R-precision: the fraction of same-class samples among a query's R nearest, R its class's size − 1."""
-    relevant, R = retrieval_ranking(embeddings, labels)
+def _r_precision(relevant: np.ndarray, R: np.ndarray) -> float:
     within_r = np.arange(relevant.shape[1])[None, :] < R[:, None]
     return float(((relevant & within_r).sum(1) / R).mean())
 
 
-def map_at_r(embeddings, labels) -> float:
-    """MAP@R: mean over queries of (1/R) Σ_{i≤R} P@i·[item i relevant] (Musgrave et al., 2020)."""
-    relevant, R = retrieval_ranking(embeddings, labels)
+def _map_at_r(relevant: np.ndarray, R: np.ndarray) -> float:
     ranks = np.arange(1, relevant.shape[1] + 1)
     within_r = ranks[None, :] <= R[:, None]
     hits = relevant & within_r
@@ -71,9 +72,31 @@ def map_at_r(embeddings, labels) -> float:
     return float(((precision_at_i * hits).sum(1) / R).mean())
 
 
+def recall_at_k(embeddings, labels, ks=(1, 2, 4, 8)) -> dict[int, float]:
+    """Recall@k: the fraction of queries with at least one same-class sample among their k nearest."""
+    return _recall(retrieval_ranking(embeddings, labels)[0], ks)
+
+
+def r_precision(embeddings, labels) -> float:
+    """R-precision: the fraction of same-class samples among a query's R nearest, R its class's size − 1."""
+    return _r_precision(*retrieval_ranking(embeddings, labels))
+
+
+def map_at_r(embeddings, labels) -> float:
+    """MAP@R: mean over queries of (1/R) Σ_{i≤R} P@i·[item i relevant] (Musgrave et al., 2020)."""
+    return _map_at_r(*retrieval_ranking(embeddings, labels))
+
+
+def retrieval_scores(embeddings, labels, ks=(1, 2, 4, 8)) -> dict[str, float]:
+    """Recall@k for each k, R-precision and MAP@R from one ranking (one sort instead of three)."""
+    relevant, R = retrieval_ranking(embeddings, labels)
+    scores = {f"recall@{k}": v for k, v in _recall(relevant, ks).items()}
+    return {**scores, "r_precision": _r_precision(relevant, R), "map_at_r": _map_at_r(relevant, R)}
+
+
 def mean_confidence_interval(values, confidence: float = 0.95) -> tuple[float, float]:
     """Mean of ``values`` (e.g. one accuracy per episode) and the half-width of its Student-t interval."""
     v = check_array("values", values, ndim=1, min_rows=2)
     confidence = check_real("confidence", confidence, low=0.0, high=1.0, strict_low=True, strict_high=True)
-    half = stats.t.ppf((1 + confidence) / 2, df=len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
+    half = stdtrit(len(v) - 1, (1 + confidence) / 2) * v.std(ddof=1) / np.sqrt(len(v))  # Student-t quantile
     return float(v.mean()), float(half)
