@@ -5,8 +5,9 @@ between two variables from their kernel matrices K and L on the same n samples,
 HSIC = tr(K H L H) / (n − 1)², with H = I − 11ᵀ/n the centring matrix. With the linear kernel
 K = X U Uᵀ Xᵀ on the projected data and L = Y Yᵀ on the one-hot labels, HSIC = tr(Uᵀ A U), with
 A = Xᵀ H L H X / (n − 1)², a quadratic form in U. Fisher-HSIC maximizes it under Fisher's
-normalization of the within-class scatter, Uᵀ S_w U = I, as in the single-view part of FISH-MML
-(Zhang et al., 2018); the maximizers are the top generalized eigenvectors of A u = λ S_w u.
+normalization of the within-class scatter, Uᵀ S_w U = I, combining the two criteria as FISH-MML
+(Zhang et al., 2018) does, here with a single view whose dependence on the labels is maximized; the
+maximizers are the top generalized eigenvectors of A u = λ S_w u, Eq. (fs-fisher-hsic).
 """
 
 from __future__ import annotations
