@@ -125,3 +125,25 @@ def test_map_at_r_checker_accepts_a_right_answer_and_rejects_a_wrong_one(capsys)
         raise NotImplementedError
 
     assert not check_map_at_r(not_done)
+
+
+def test_partial_ranking_is_the_head_of_the_full_one():
+    from scratchbook.metric.retrieval import retrieval_ranking
+
+    X, y = _data(7, unbalanced=True)
+    full, R = retrieval_ranking(X, y)
+    head, R_head = retrieval_ranking(X, y, depth=5)
+    np.testing.assert_array_equal(head, full[:, :5])
+    np.testing.assert_array_equal(R, R_head)
+    np.testing.assert_array_equal(R, full.sum(1))
+    scores = retrieval_scores(X, y, ks=(1, 2))
+    assert scores == pytest.approx(
+        {
+            "recall@1": recall_at_k(X, y, (1,))[1],
+            "recall@2": recall_at_k(X, y, (2,))[2],
+            "r_precision": r_precision(X, y),
+            "map_at_r": map_at_r(X, y),
+        }
+    )
+    with pytest.raises(ValueError, match="depth"):
+        retrieval_ranking(X, y, depth=0)
