@@ -19,7 +19,7 @@ NBVAL  := $(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-t
 NOTEBOOKS := benchmarks/floor.ipynb chapters
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lint tex pdf release-check release book test unit notebooks bench-book site test-site browser student lab clean
+.PHONY: help venv lint tex pdf release-check release book test unit notebooks bench-book site test-site browser student assignments lab clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -100,6 +100,10 @@ release:  ## after make test and make release-check pass on a clean tree: tag th
 
 student: $(STAMP)  ## student versions of the notebooks (exercise code stubbed, solutions removed) in _build/student
 	$(BIN)/python scripts/make_student.py --out _build/student
+
+assignments: $(STAMP)  ## graded assignments (otter-grader): student, instructor and autograder per chapter in _build/assignments
+	$(BIN)/python -c "import otter" 2>/dev/null || $(PIP) --no-build-isolation -e ".[grading]"
+	$(BIN)/python scripts/make_assignments.py --out _build/assignments
 
 lab: $(STAMP)  ## JupyterLab on the chapters
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "jupyterlab>=4,<5"

@@ -1,15 +1,14 @@
-"""Fine-tune a pre-trained perceptron on a few rotated digits, with and without SWA, over many seeds.
+"""Fine-tune chapter 4.1's pre-trained network on its few labelled digits, with and without SWA, over many seeds.
 
-    python scripts/make_swa.py [--seeds 20] [--steps 400] [--lrs 0.03 0.05] [--out chapters/compact/data/swa_seeds.npz]
+    python scripts/make_swa.py [--seeds 15] [--steps 400] [--lrs 0.03 0.05] [--out chapters/compact/data/swa_seeds.npz]
 
-The setting of chapter 4.5: a ``make_mlp([64, 64, 64, 10])`` pre-trained with Adam on upright digits,
-then fine-tuned with SGD (momentum 0.9, mini-batches of 8) on ``--n-train`` rotated training digits.
-For each learning rate and seed (mini-batch order) two runs start from the same pre-trained weights: one whose learning
-rate decays linearly to zero (standard fine-tuning, final weights), one at the constant learning rate
-whose weights after every step are kept, so that the SWA average from any start step is their mean.
-The file holds, per learning rate (rows) and seed (columns), the test accuracies of the decayed run,
-of the constant run's last weights and of SWA from each start in ``--starts``, with every setting
-needed to make them again. On one CPU thread the defaults take about two minutes.
+The setting of chapter 4.5. Each seed calls :func:`scratchbook.compact.experiments.compare_swa`: chapter
+4.1's task and denoising pre-training for that seed (so each seed pairs with chapter 4.1's KD run of the
+same seed), then, for each learning rate, SGD (momentum 0.9, mini-batches of 8) from the pre-trained
+weights with a rate decaying linearly to zero (standard fine-tuning), at the constant rate (last iterate,
+and the SWA average of the weights from each start in ``--starts`` on), and from a random initialization
+with the decaying rate. The file holds the test accuracies, per learning rate and seed, with every setting
+needed to make them again.
 """
 
 from __future__ import annotations
@@ -21,65 +20,47 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
-from scratchbook.compact import accuracy, digits_transfer, make_mlp, train_classifier
-from scratchbook.compact.swa import fine_tune
+from scratchbook.compact.distillation import PRETRAIN_STEPS
+from scratchbook.compact.experiments import compare_swa
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=15)
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--lrs", type=float, nargs="+", default=[0.03, 0.05])
-    parser.add_argument("--n-train", type=int, default=250)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--starts", type=int, nargs="+", default=[0, 50, 100, 200, 300])
     parser.add_argument("--out", type=Path, default=ROOT / "chapters" / "compact" / "data" / "swa_seeds.npz")
     args = parser.parse_args()
 
     begin = time.perf_counter()
-    data = digits_transfer()
-    pretrained = make_mlp([64, 64, 64, 10], random_state=0)
-    train_classifier(pretrained, data.X_train, data.y_train, steps=300, progress=False)
-    subset = np.random.default_rng(0).choice(len(data.Xr_train), size=args.n_train, replace=False)
-    X, y = data.Xr_train[subset], data.y_train[subset]
-    run = dict(steps=args.steps, batch_size=args.batch_size)
-
-    decayed = np.zeros((len(args.lrs), args.seeds))
-    last = np.zeros((len(args.lrs), args.seeds))
-    swa = np.zeros((len(args.lrs), args.seeds, len(args.starts)))
-    for i, lr in enumerate(args.lrs):
-        for seed in range(args.seeds):
-            model, _ = fine_tune(pretrained, X, y, lr, seed, decay=True, **run)
-            decayed[i, seed] = accuracy(model, data.Xr_test, data.y_test)
-            snapshots = []
-            model, _ = fine_tune(pretrained, X, y, lr, seed, snapshots=snapshots, **run)
-            last[i, seed] = accuracy(model, data.Xr_test, data.y_test)
-            stacked = torch.stack(snapshots)
-            for k, start in enumerate(args.starts):
-                nn.utils.vector_to_parameters(
-                    stacked[start:].mean(dim=0).to(next(model.parameters()).device), model.parameters()
-                )
-                swa[i, seed, k] = accuracy(model, data.Xr_test, data.y_test)
-            print(
-                f"lr {lr} seed {seed:2d}: decayed {decayed[i, seed]:.3f}  constant, last {last[i, seed]:.3f}  "
-                f"SWA {np.round(swa[i, seed], 3)}",
-                flush=True,
-            )
-
+    n_lr, n_start = len(args.lrs), len(args.starts)
+    decayed, last, scratch = (np.zeros((n_lr, args.seeds)) for _ in range(3))
+    swa = np.zeros((n_lr, args.seeds, n_start))
+    for seed in range(args.seeds):
+        out = compare_swa(seed, tuple(args.lrs), tuple(args.starts), args.steps, args.batch_size)
+        decayed[:, seed], last[:, seed], scratch[:, seed] = out["decayed"], out["last"], out["scratch"]
+        swa[:, seed] = out["swa"]
+        print(
+            f"seed {seed:2d}: decayed {np.round(out['decayed'], 3)}  last {np.round(out['last'], 3)}  "
+            f"scratch {np.round(out['scratch'], 3)}  SWA {np.round(out['swa'], 3).tolist()}",
+            flush=True,
+        )
     settings = {
         "command": f"python scripts/make_swa.py --seeds {args.seeds} --steps {args.steps} "
-        f"--lrs {' '.join(map(str, args.lrs))} --n-train {args.n_train} --batch-size {args.batch_size}",
+        f"--lrs {' '.join(map(str, args.lrs))} --batch-size {args.batch_size} "
+        f"--starts {' '.join(map(str, args.starts))}",
         "seeds": args.seeds,
         "steps": args.steps,
         "lrs": args.lrs,
         "momentum": 0.9,
-        "n_train": args.n_train,
+        "n_labelled": 100,
         "batch_size": args.batch_size,
-        "pretrain": "make_mlp([64, 64, 64, 10], 0), Adam, 300 steps",
+        "pretrain_steps": PRETRAIN_STEPS,
         "torch": torch.__version__,
         "seconds": round(time.perf_counter() - begin, 1),
     }
@@ -91,6 +72,7 @@ def main() -> None:
         starts=np.array(args.starts),
         decayed=decayed,
         last=last,
+        scratch=scratch,
         swa=swa,
     )
     print(f"wrote {args.out} in {settings['seconds']:.0f} s")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -11,9 +12,13 @@ import nbformat
 import pytest
 import yaml
 
+import scratchbook
 from scratchbook.book import toc_entries
 
 ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("sync_repository", ROOT / "scripts" / "sync_repository.py")
+sync_repository = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sync_repository)
 NOTEBOOKS = sorted((ROOT / "chapters").rglob("*.ipynb"))
 NOTEBOOKS = [p for p in NOTEBOOKS if ".ipynb_checkpoints" not in p.parts]
 CHAPTERS = [p for p in NOTEBOOKS if p.parent.name in ("rnn", "metric", "latent", "compact")]
@@ -94,9 +99,10 @@ def test_chapter_has_the_book_shape(path):
     )
     assert any(_checked(c) for c in nb.cells), f"no {MARK} cell"
     first_code = next(c for c in nb.cells if c.cell_type == "code").source
-    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
-    assert 'find_spec("scratchbook")' in first_code and f"@ git+{url}" in first_code, (
-        "the first code cell must install the package when missing (Colab), from _config.yml's repository URL"
+    requirement = sync_repository.install_requirement(*sync_repository.settings())
+    assert 'find_spec("scratchbook")' in first_code and f'"{requirement}"' in first_code, (
+        f"the first code cell must install {requirement} when the package is missing (Colab): "
+        "run scripts/sync_repository.py"
     )
     assert any("solution" in c.metadata.get("tags", []) for c in nb.cells if c.cell_type == "code"), (
         "no exercise code cell tagged 'solution' (make student stubs these)"
@@ -181,12 +187,7 @@ def _notebook_functions(path: Path) -> list[ast.FunctionDef]:
 
 # Copies still to be removed (each entry goes when its chapter calls the package); an entry that no longer
 # occurs fails the test too, so the list only shrinks.
-KNOWN_COPIES = {
-    "chapters/compact/06_lora_dylora.ipynb defines fine_tune(), a name the package already has",
-    "chapters/latent/04_stochastic_lle.ipynb defines unrolled(), a copy of unrolled() in "
-    "chapters/latent/03_locally_linear_embedding.ipynb",
-    "chapters/rnn/04_lstm.ipynb defines input_sensitivity(), a name the package already has",
-}
+KNOWN_COPIES: set[str] = set()
 
 
 def test_notebooks_call_the_package_instead_of_copying_it():
@@ -206,3 +207,15 @@ def test_notebooks_call_the_package_instead_of_copying_it():
     new, fixed = set(problems) - KNOWN_COPIES, KNOWN_COPIES - set(problems)
     assert not new, "code a second notebook needs lives in the package:\n" + "\n".join(sorted(new))
     assert not fixed, "fixed, so remove from KNOWN_COPIES:\n" + "\n".join(sorted(fixed))
+
+
+def test_url_and_version_are_in_step_everywhere():
+    """The install cells, CITATION.cff and pyproject's dynamic version all follow _config.yml and __version__."""
+    assert not sync_repository.sync(check=True), "out of step: run scripts/sync_repository.py"
+    url, version = sync_repository.settings()
+    assert scratchbook.__version__ == version, "the installed package is not this tree's: reinstall it"
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert (citation["version"], citation["repository-code"]) == (version, url)
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"__version__ {version!r} is not X.Y.Z"
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert re.search(rf"^## \[{re.escape(version)}\]", changelog, re.M), f"CHANGELOG.md has no entry for {version}"

@@ -7,7 +7,21 @@ import pytest
 import torch
 from torch import nn
 
-from scratchbook.compact import DyLoRALinear, LoRALinear, accuracy, add_lora, make_mlp, set_train_rank, train_classifier
+from scratchbook.compact import (
+    DyLoRALinear,
+    LoRALinear,
+    NestedDropoutLinear,
+    accuracy,
+    add_lora,
+    fine_tune_adapters,
+    make_mlp,
+    nested_dropout_p,
+    random_rank_loss,
+    set_rank,
+    set_train_rank,
+    svd_reorder,
+    train_classifier,
+)
 
 TOL = 1e-12  # float64 throughout
 
@@ -93,16 +107,20 @@ def test_dylora_unfrozen_mode_updates_every_row_up_to_b():
     assert torch.equal(layer.lora_A.grad.abs().sum(dim=1) > 0, torch.arange(5) < 3)
 
 
+def _rank_of_output(layer, x, y):
+    """The rank b whose closed-form output (scale α/b) equals y, found by trying every b."""
+    hits = [b for b in range(1, layer.r + 1) if torch.allclose(y, _formula(layer, x, b, 3.0 / b), atol=TOL)]
+    assert len(hits) == 1
+    return hits[0]
+
+
 def test_dylora_samples_ranks_from_its_generator():
     ranks = []
     for _ in range(2):
         layer, x = _layer(DyLoRALinear, generator=torch.Generator().manual_seed(3))
         layer.train()
-        seen = []
-        for _ in range(40):
-            layer(x)
-            seen.append(layer.last_rank)
-        ranks.append(seen)
+        with torch.no_grad():
+            ranks.append([_rank_of_output(layer, x, layer(x)) for _ in range(40)])
     assert ranks[0] == ranks[1] and set(ranks[0]) == {1, 2, 3, 4, 5}
 
 
@@ -112,18 +130,40 @@ def test_set_rank_in_eval_mode_and_default_rank():
     assert torch.allclose(layer(x), _formula(layer, x, 5, 3.0 / 5), atol=TOL)  # default: full rank r
     layer.set_rank(2)
     assert torch.allclose(layer(x), _formula(layer, x, 2, 3.0 / 2), atol=TOL)
-    assert layer.last_rank == 2
 
 
-def test_merge_and_unmerge():
-    layer, x = _layer(LoRALinear)
-    before = layer(x)
-    W = layer.base.weight.clone()
+@pytest.mark.parametrize("cls", [LoRALinear, DyLoRALinear])
+@pytest.mark.parametrize("mode", ["train", "eval"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_merge_unmerge_round_trip_restores_the_weight(cls, mode, dtype):
+    layer, x = _layer(cls)
+    layer.to(dtype).set_rank(3)
+    x = x.to(dtype)
+    getattr(layer, mode)()
+    W = layer.base.weight.detach().clone()
+    expected = x @ (W + layer._scale(3) * layer.lora_B[:, :3] @ layer.lora_A[:3]).detach().T + layer.base.bias.detach()
     layer.merge()
-    assert torch.allclose(layer.base.weight, W + 3.0 / 5 * layer.lora_B @ layer.lora_A, atol=TOL)
-    assert torch.allclose(layer(x), before, atol=TOL)
+    tol = TOL if dtype == torch.float64 else 1e-5
+    assert torch.allclose(layer.base.weight, W + layer._scale(3) * layer.lora_B[:, :3] @ layer.lora_A[:3], atol=tol)
+    with torch.no_grad():
+        merged = layer(x)
+    assert torch.allclose(merged, expected, atol=tol)  # merged output = the rank-3 update written out
+    layer.train() if mode == "eval" else layer.eval()  # the mode may change between merge and unmerge
+    for _ in range(5):  # forward passes in training mode draw ranks; they must not change what is subtracted
+        with torch.no_grad():
+            layer(x)
     layer.unmerge()
-    assert torch.allclose(layer.base.weight, W, atol=TOL)
+    assert (layer.base.weight - W).abs().max().item() <= (1e-12 if dtype == torch.float64 else 1e-6)
+    layer.eval()
+    with torch.no_grad():
+        assert torch.allclose(layer(x), merged, atol=tol)  # unmerged output at rank 3 = merged output
+
+
+def test_merged_layer_refuses_a_rank_change():
+    layer, _ = _layer(DyLoRALinear)
+    layer.merge()
+    with pytest.raises(RuntimeError, match="unmerge"):
+        layer.set_rank(2)
 
 
 def test_bad_arguments_name_the_argument():
@@ -165,3 +205,83 @@ def test_training_reduces_the_loss_without_a_progress_bar(capsys):
         assert not model.training
     assert torch.get_num_threads() == threads
     assert capsys.readouterr().err == ""
+
+
+def test_random_rank_loss_sets_one_rank_for_every_layer_each_step():
+    model = add_lora(make_mlp([4, 8, 3]), 4, kind="dylora")
+    seen = []
+
+    def loss(m, xb, yb, step):
+        seen.append({layer.train_rank for layer in m.modules() if isinstance(layer, DyLoRALinear)})
+        return m(xb).sum()
+
+    wrapped = random_rank_loss(loss, np.random.default_rng(0))
+    for step in range(60):
+        wrapped(model, torch.zeros(2, 4), torch.zeros(2), step)
+    assert all(len(s) == 1 for s in seen)  # one rank for all layers
+    expected = np.random.default_rng(0).integers(1, 5, size=60)  # the same generator, drawn directly
+    assert [s.pop() for s in seen] == expected.tolist()
+
+
+def test_fine_tune_adapters_copies_trains_adapters_and_the_named_layers():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    pretrained = make_mlp([4, 16, 2])
+    before = {k: v.clone() for k, v in pretrained.state_dict().items()}
+    model = fine_tune_adapters(pretrained, X, y, r=2, alpha=2.0, kind="dylora", train=("2",), steps=150, lr=2e-2)
+    assert all(torch.equal(before[k], v) for k, v in pretrained.state_dict().items())  # the original is untouched
+    assert isinstance(model[0], DyLoRALinear) and isinstance(model[2], nn.Linear)
+    assert not torch.equal(model[2].weight, pretrained[2].weight)  # the head was trained in full
+    assert torch.equal(model[0].base.weight, pretrained[0].weight)  # the adapted layer's weight is frozen
+    assert all(m.train_rank is None for m in model.modules() if isinstance(m, DyLoRALinear))
+    assert accuracy(set_rank(model, 1), X, y) > 0.8
+    again = fine_tune_adapters(pretrained, X, y, r=2, alpha=2.0, kind="dylora", train=("2",), steps=150, lr=2e-2)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    with pytest.raises(ValueError, match="train must be"):
+        fine_tune_adapters(pretrained, X, y, r=2, train=("7",))
+
+
+def test_svd_reorder_keeps_the_update_and_truncates_to_the_best_rank_b_part():
+    layer, x = _layer(LoRALinear)
+    model = nn.Sequential(layer)
+    dW = layer.delta_weight(5).detach().numpy().copy()
+    U, S, Vt = np.linalg.svd(dW, full_matrices=False)  # NumPy's SVD as the oracle
+    svd_reorder(model)
+    assert np.allclose(layer.delta_weight(5).detach().numpy(), dW, atol=1e-10)
+    for b in (1, 2, 4):
+        best = (U[:, :b] * S[:b]) @ Vt[:b]
+        assert np.allclose(layer.delta_weight(b).detach().numpy(), best, atol=1e-10)
+        assert np.isclose(np.linalg.norm(dW - best), np.sqrt((S[b:] ** 2).sum()))
+    with pytest.raises(TypeError, match="LoRALinear adapters only"):
+        svd_reorder(add_lora(make_mlp([3, 2]), 2, kind="dylora"))
+
+
+def test_nested_dropout_layer_keeps_the_lora_scale_and_trains_every_kept_term():
+    layer, x = _layer(NestedDropoutLinear)
+    layer.train()
+    layer.train_rank = 3
+    out = layer(x)
+    assert torch.allclose(out, _formula(layer, x, 3, 3.0 / 5), atol=TOL)  # α/r, not α/b
+    out.pow(2).sum().backward()
+    assert torch.equal(layer.lora_A.grad.abs().sum(dim=1) > 0, torch.arange(5) < 3)
+
+
+def test_nested_dropout_p_is_a_truncated_geometric_law():
+    assert np.allclose(nested_dropout_p(3, 0.5), [4 / 7, 2 / 7, 1 / 7])
+    with pytest.raises(ValueError, match="rho must be"):
+        nested_dropout_p(3, 0.0)
+
+
+def test_random_rank_loss_draws_from_the_given_law():
+    model = add_lora(make_mlp([4, 3]), 3, kind="nested")
+    p = nested_dropout_p(3, 0.5)
+    seen = []
+    wrapped = random_rank_loss(
+        lambda m, xb, yb, step: seen.append(m[0].train_rank) or m(xb).sum(), np.random.default_rng(1), p
+    )
+    for step in range(50):
+        wrapped(model, torch.zeros(2, 4), torch.zeros(2), step)
+    assert seen == (np.random.default_rng(1).choice(3, size=50, p=p) + 1).tolist()
+    with pytest.raises(ValueError, match="p must"):
+        random_rank_loss(lambda *a: None, np.random.default_rng(0), [0.5, 0.6])

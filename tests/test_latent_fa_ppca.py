@@ -242,3 +242,57 @@ def test_same_random_state_same_output(Estimator, kw, synthetic):
     np.testing.assert_array_equal(a.components_, b.components_)
     np.testing.assert_array_equal(a.noise_variance_, b.noise_variance_)
     np.testing.assert_array_equal(a.transform(synthetic), b.transform(synthetic))
+
+
+# --- the ELBO view of EM and the behaviour under rescaling ----------------------------------
+
+
+def _random_params(rng, d, q):
+    return rng.normal(size=(q, d)), rng.uniform(0.3, 1.5, size=d)
+
+
+def test_fa_elbo_touches_the_loglike_at_the_posterior_and_lies_below_elsewhere():
+    from scratchbook.latent.factor_analysis import fa_elbo, fa_woodbury
+
+    rng = np.random.default_rng(0)
+    X = make_factor_data(n_samples=300, n_features=6, n_components=2, random_state=1).data
+    _, S = centred_cov(X)
+    comp_a, psi_a = _random_params(rng, 6, 2)
+    W_psi, cov_z, _ = fa_woodbury(comp_a, psi_a)
+    B = cov_z @ W_psi
+    assert fa_elbo(S, comp_a, psi_a, B, cov_z) == pytest.approx(fa_loglike(S, comp_a, psi_a), abs=1e-10)
+    for _ in range(5):  # any other parameters: the bound with q from (comp_a, psi_a) is strictly below
+        comp_b, psi_b = _random_params(rng, 6, 2)
+        assert fa_elbo(S, comp_b, psi_b, B, cov_z) < fa_loglike(S, comp_b, psi_b) - 1e-6
+
+
+def test_fa_elbo_matches_a_monte_carlo_estimate():
+    from scratchbook.latent.factor_analysis import fa_elbo
+
+    rng = np.random.default_rng(2)
+    d, q, n, draws = 4, 2, 40, 4000
+    Xc = rng.normal(size=(n, d))
+    Xc -= Xc.mean(axis=0)
+    S = Xc.T @ Xc / n
+    comp, psi = _random_params(rng, d, q)
+    B, cov_z = rng.normal(size=(q, d)) * 0.3, np.array([[0.5, 0.1], [0.1, 0.3]])  # any Gaussian q
+    total = 0.0
+    for x in Xc:
+        z = rng.multivariate_normal(B @ x, cov_z, size=draws)
+        log_joint = multivariate_normal(np.zeros(d), np.diag(psi)).logpdf(x - z @ comp)
+        log_joint += multivariate_normal(np.zeros(q), np.eye(q)).logpdf(z)
+        total += np.mean(log_joint - multivariate_normal(B @ x, cov_z).logpdf(z))
+    assert fa_elbo(S, comp, psi, B, cov_z) == pytest.approx(total / n, abs=0.03)
+
+
+def test_fa_follows_a_change_of_units_and_ppca_does_not(synthetic):
+    # oracle: the likelihood identity D(ΛΛᵀ + Ψ)D = (DΛ)(DΛ)ᵀ + DΨD, so the rescaled fit is the fit rescaled
+    scale = np.ones(synthetic.shape[1])
+    scale[0] = 10.0
+    fa = [FactorAnalysis(3, random_state=0, **TIGHT).fit(X) for X in (synthetic, synthetic * scale)]
+    pp = [PPCA(3).fit(X) for X in (synthetic, synthetic * scale)]
+    expected = scale[:, None] * fa[0].get_covariance() * scale[None, :]
+    np.testing.assert_allclose(fa[1].get_covariance(), expected, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(fa[1].noise_variance_, fa[0].noise_variance_ * scale**2, rtol=1e-5)
+    angle = subspace_angles(pp[1].components_.T, (pp[0].components_ * scale).T).max()
+    assert np.degrees(angle) > 0.1  # PPCA's subspace turns (an equivariant fit would give ~1e-12)

@@ -289,3 +289,30 @@ def test_checkers_accept_right_and_reject_wrong_answers(capsys):
 
     assert not check_reconstruction_weights(not_done)
     assert "Not implemented" in capsys.readouterr().out
+
+
+def test_lle_rejects_n_components_not_below_n_neighbors():
+    X = _data("random", n=30)
+    with pytest.raises(ValueError, match="n_components must be < n_neighbors"):
+        LLE(n_neighbors=3, n_components=3).fit(X)
+    with pytest.raises(ValueError, match="n_neighbors"):
+        StochasticLLE(n_neighbors=2, n_components=2).fit(X)
+
+
+def test_unrolled_is_the_best_absolute_rank_correlation():
+    from scratchbook.latent.lle import unrolled
+
+    rng = np.random.default_rng(0)
+    t = rng.uniform(size=200)
+    Y = np.column_stack([rng.normal(size=200), -np.exp(3 * t) + 0.01 * rng.normal(size=200)])
+
+    def ranks(v):  # ranks without ties, for continuous data
+        r = np.empty(len(v))
+        r[np.argsort(v)] = np.arange(len(v))
+        return r
+
+    expected = max(abs(np.corrcoef(ranks(Y[:, c]), ranks(t))[0, 1]) for c in range(2))
+    assert unrolled(Y, t) == pytest.approx(expected, abs=1e-12)
+    assert expected > 0.99  # the monotone second column wins
+    with pytest.raises(ValueError, match="t"):
+        unrolled(Y, t[:10])

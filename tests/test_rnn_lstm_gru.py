@@ -219,6 +219,47 @@ def test_checkers_accept_the_right_answer_and_reject_a_wrong_one(capsys):
     capsys.readouterr()
 
 
+def _sigmoid(a):
+    return 1 / (1 + np.exp(-a))
+
+
+def _peephole_jacobian(x, c_prev, a_o, W_ih, W_hh, b, P, with_output_peephole=True):
+    """∂c_t/∂c_{t-1} of a peephole LSTM by the chain rule, written out independently of the package."""
+    tc = np.tanh(c_prev)
+    o_prev = _sigmoid(a_o + P[2] * c_prev)
+    dh_dc = o_prev * (1 - tc**2) + (tc * o_prev * (1 - o_prev) * P[2] if with_output_peephole else 0.0)
+    h_prev = o_prev * tc
+    z_i, z_f, z_g, _ = np.split(W_ih @ x + W_hh @ h_prev + b, 4)
+    i, f, g = _sigmoid(z_i + P[0] * c_prev), _sigmoid(z_f + P[1] * c_prev), np.tanh(z_g)
+    J_i, J_f, J_g = (block * dh_dc for block in np.split(W_hh, 4)[:3])  # W_h· diag(∂h_{t-1}/∂c_{t-1})
+    return (
+        np.diag(f)
+        + (c_prev * f * (1 - f))[:, None] * (np.diag(P[1]) + J_f)
+        + (g * i * (1 - i))[:, None] * (np.diag(P[0]) + J_i)
+        + (i * (1 - g**2))[:, None] * J_g
+    )
+
+
+def test_peephole_jacobian_checker_uses_finite_differences(capsys):
+    """The checker of exercise lstm-ex-3 accepts the full chain rule and rejects the formula without p_o."""
+    args = checks._peephole_problem()
+    x, c_prev, a_o, W_ih, W_hh, b, P = map(torch.from_numpy, args)
+
+    def c_next(c):  # an autograd oracle for the same map, independent of the checker's differences
+        h = torch.sigmoid(a_o + P[2] * c) * torch.tanh(c)
+        z_i, z_f, z_g, _ = (W_ih @ x + W_hh @ h + b).chunk(4)
+        return torch.sigmoid(z_f + P[1] * c) * c + torch.sigmoid(z_i + P[0] * c) * torch.tanh(z_g)
+
+    autograd = torch.autograd.functional.jacobian(c_next, c_prev).numpy()
+    np.testing.assert_allclose(_peephole_jacobian(*args), autograd, rtol=1e-12, atol=1e-12)
+    assert checks.check_peephole_jacobian(_peephole_jacobian)
+    missing = _peephole_jacobian(*args, with_output_peephole=False)
+    assert np.abs(missing - autograd).max() > 1e-3  # the term through p_o is not negligible here
+    assert not checks.check_peephole_jacobian(lambda *a: _peephole_jacobian(*a, with_output_peephole=False))
+    assert not checks.check_peephole_jacobian(lambda *a: (_ for _ in ()).throw(NotImplementedError))
+    capsys.readouterr()
+
+
 def test_bad_input_names_the_argument():
     with pytest.raises(ValueError, match="variant must be one of"):
         LSTM(D, H, variant="tiny")
@@ -298,3 +339,45 @@ def test_hand_written_lstm_backward_passes_gradcheck_and_equals_autograd(reverse
         (out.sin().sum() + h_n.square().sum() + c_n.cos().sum()).backward()
         grads.append([t.grad for t in inputs] + [p.grad for p in module.parameters()])
     assert all(torch.allclose(a, b, rtol=0, atol=1e-12) for a, b in zip(*grads))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_plain_lstm_bptt_equals_the_fused_function_and_autograd(reverse):
+    """lstm_layer_forward/backward, the listing of chapter 4, against LSTMLayerFunction and autograd."""
+    from scratchbook.rnn import lstm_layer_backward, lstm_layer_forward
+    from scratchbook.rnn.lstm import LSTMLayerFunction
+
+    gen = torch.Generator().manual_seed(7)
+    T, B, H_ = 6, 3, 4
+    x_part, h0, c0, w_hh = (
+        torch.randn(shape, dtype=torch.float64, generator=gen, requires_grad=True)
+        for shape in ((T, B, 4 * H_), (B, H_), (B, H_), (4 * H_, H_))
+    )
+    grad_out, grad_h, grad_c = (
+        torch.randn(s, dtype=torch.float64, generator=gen) for s in ((T, B, H_), (B, H_), (B, H_))
+    )
+    order = x_part.flip(0) if reverse else x_part  # the plain loop runs forward: reverse the input for it
+    hs, cs, gates = lstm_layer_forward(order, h0, c0, w_hh)
+    out = hs[1:].flip(0) if reverse else hs[1:]
+    # autograd through the plain forward loop is an independent oracle for the hand-written backward
+    auto = torch.autograd.grad(
+        (out * grad_out).sum() + (hs[-1] * grad_h).sum() + (cs[-1] * grad_c).sum(), (x_part, h0, c0, w_hh)
+    )
+    d_part, dh0, dc0, dw = lstm_layer_backward(
+        hs.detach(),
+        cs.detach(),
+        gates.detach(),
+        w_hh.detach(),
+        grad_out.flip(0) if reverse else grad_out,
+        grad_h,
+        grad_c,
+    )
+    plain = (d_part.flip(0) if reverse else d_part, dh0, dc0, dw)
+    fused_out, fused_h, fused_c = LSTMLayerFunction.apply(x_part, h0, c0, w_hh, reverse)
+    torch.testing.assert_close(fused_out, out, rtol=0, atol=1e-12)
+    fused = torch.autograd.grad(
+        (fused_out * grad_out).sum() + (fused_h * grad_h).sum() + (fused_c * grad_c).sum(), (x_part, h0, c0, w_hh)
+    )
+    for a, b, c in zip(plain, auto, fused):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+        torch.testing.assert_close(a, c, rtol=0, atol=1e-12)

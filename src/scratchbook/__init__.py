@@ -13,5 +13,5 @@ Shared helpers live once: ``scratchbook.utils`` (seeding, device), ``scratchbook
 
 from scratchbook.utils import get_device, set_seed
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["get_device", "set_seed", "__version__"]

@@ -21,6 +21,10 @@ __all__ = [
     "chapter_outline",
     "toc_entries",
     "stub_functions",
+    "leaves_inputs_unchanged",
+    "parse_concept_check",
+    "concept_check",
+    "concept_checks",
 ]
 
 
@@ -198,3 +202,195 @@ def stub_functions(source: str) -> str:
         cursor = node.end_lineno
     out.extend(lines[cursor:])
     return "\n".join(out) + ("\n" if source.endswith("\n") else "")
+
+
+def _snapshot(value: Any) -> Any:
+    """A copy of the array data inside ``value`` (arrays, tensors, modules, dicts, sequences); ``None`` for the rest."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, dict):
+        return {k: _snapshot(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_snapshot(v) for v in value]
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency of the book
+        return None
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, torch.nn.Module):
+        return {k: v.detach().clone() for k, v in value.state_dict().items()}
+    return None
+
+
+def _same(before: Any, value: Any) -> bool:
+    """Whether ``value`` still holds the data recorded by :func:`_snapshot` as ``before``."""
+    now = _snapshot(value)
+    if isinstance(before, dict):
+        return isinstance(now, dict) and before.keys() == now.keys() and all(_same(before[k], now[k]) for k in before)
+    if isinstance(before, list):
+        return isinstance(now, list) and len(before) == len(now) and all(_same(b, n) for b, n in zip(before, now))
+    if before is None:
+        return True
+    return bool(np.array_equal(np.asarray(before), np.asarray(now), equal_nan=True))
+
+
+def leaves_inputs_unchanged(checker: Callable[[Callable[..., Any]], bool], fn: Callable[..., Any]) -> bool:
+    """Run an exercise ``checker`` on ``fn`` silently; true when it passes and ``fn`` modified none of its arguments.
+
+    A hidden test of the graded assignments (``make assignments``): a function that returns the right
+    answer but writes into the caller's arrays, tensors or module weights is a bug the checker's
+    comparison alone does not see.
+    """
+    import contextlib
+    import io
+
+    if not callable(checker) or not callable(fn):
+        raise TypeError("checker and fn must be callables: a checker of scratchbook.<topic>.checks and the answer")
+    modified: list[int] = []
+
+    def watched(*args: Any) -> Any:
+        before = [_snapshot(a) for a in args]
+        result = fn(*args)
+        modified.extend(i for i, (b, a) in enumerate(zip(before, args)) if not _same(b, a))
+        return result
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        passed = bool(checker(watched))
+    return passed and not modified
+
+
+CONCEPT_CHECK_BLOCK = re.compile(r"^(`{3,}|:{3,})\{concept-check\}[ \t]*(.*?)\n(.*?)^\1[ \t]*$", re.M | re.S)
+
+
+def parse_concept_check(question: str, body: str) -> dict[str, Any]:
+    """Read one ``{concept-check}`` block: its question, options, answer (0-based), explanation, label.
+
+    The format, shared by the website's directive (``_ext/concept_check.py``) and the kernel's widget::
+
+        ```{concept-check} Which gate decides how much of the old cell state is kept?
+        :answer: 2
+        :label: lstm-cc-1
+
+        - the input gate
+        - the forget gate
+
+        The explanation, shown once the reader has answered.
+        ```
+
+    ``:answer:`` counts the options from 1, as a reader does.
+    """
+    question = question.strip()
+    if not question:
+        raise ValueError("a concept check needs its question as the directive's argument")
+    options_text: dict[str, str] = {}
+    lines = body.splitlines()
+    i = 0
+    while i < len(lines) and re.match(r"^:(\w+):", lines[i]):
+        key, value = re.match(r"^:(\w+):\s*(.*)$", lines[i]).groups()
+        options_text[key] = value.strip()
+        i += 1
+    choices: list[str] = []
+    explanation: list[str] = []
+    for line in lines[i:]:
+        if explanation or (choices and line.strip() and not line.startswith(("- ", "  "))):
+            explanation.append(line)
+        elif line.startswith("- "):
+            choices.append(line[2:].strip())
+        elif line.startswith("  ") and choices:
+            choices[-1] += " " + line.strip()  # an option continued on the next line
+    if len(choices) < 2:
+        raise ValueError(f"concept check {question[:50]!r}: give at least two options as a '- ' list")
+    answer = options_text.get("answer", "")
+    if not answer.isdigit() or not 1 <= int(answer) <= len(choices):
+        raise ValueError(f"concept check {question[:50]!r}: :answer: must be an option number 1–{len(choices)}")
+    text = "\n".join(explanation).strip()
+    if not text:
+        raise ValueError(f"concept check {question[:50]!r}: explain the answer after the options")
+    return {
+        "question": question,
+        "options": choices,
+        "answer": int(answer) - 1,
+        "explanation": text,
+        "label": options_text.get("label"),
+    }
+
+
+def concept_check(question: str, options: list[str], answer: int, explanation: str) -> Any:
+    """A multiple-choice self-check for a kernel (JupyterLab, Colab): pick an option, see whether it is right and why.
+
+    ``answer`` is the index of the right option (from 0). Works offline, with no server beyond the kernel.
+    """
+    import ipywidgets as widgets
+    from IPython.display import Markdown, display
+
+    if not isinstance(options, (list, tuple)) or len(options) < 2:
+        raise ValueError("options must be a list of at least two answers")
+    if not isinstance(answer, (int, np.integer)) or not 0 <= answer < len(options):
+        raise ValueError(f"answer must be the index of the right option, 0 to {len(options) - 1}, got {answer!r}")
+    buttons = widgets.RadioButtons(options=list(options), index=None, layout={"width": "max-content"})
+    feedback = widgets.Output()
+
+    def on_pick(change: dict) -> None:
+        if change["new"] is None:
+            return
+        feedback.clear_output()
+        with feedback:
+            verdict = "**Right.**" if buttons.index == answer else f"**Not quite**: the answer is «{options[answer]}»."
+            display(Markdown(f"{verdict} {explanation}"))
+
+    buttons.observe(on_pick, names="index")
+    box = widgets.VBox([widgets.HTML(f"<b>{question}</b>"), buttons, feedback])
+    display(box)
+    return box
+
+
+def _current_notebook() -> Path | None:
+    """The notebook this kernel runs, when the front end says so (JupyterLab, Notebook 7, VS Code)."""
+    import os
+
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:  # pragma: no cover
+        shell = None
+    user_ns = getattr(shell, "user_ns", {}) or {}
+    named = (user_ns.get("__vsc_ipynb_file__"), user_ns.get("__session__"), os.environ.get("JPY_SESSION_NAME"))
+    for candidate in named:
+        if candidate and str(candidate).endswith(".ipynb"):
+            path = Path(candidate)
+            for p in (path, Path.cwd() / path.name):
+                if p.is_file():
+                    return p
+    return None
+
+
+def concept_checks(notebook: str | Path | None = None) -> list[dict[str, Any]]:
+    """Show the concept checks of a chapter notebook as widgets in the kernel; return them as dicts.
+
+    In JupyterLab or on Colab, where the book's directives do not render, a reader runs
+    ``concept_checks()`` in a new cell of the chapter to answer its checks interactively. Without an
+    argument the notebook is the one the kernel runs, when the front end tells the kernel (JupyterLab
+    and VS Code do); otherwise pass its file name, e.g. ``concept_checks("04_lstm.ipynb")``.
+    """
+    import nbformat
+
+    path = Path(notebook) if notebook is not None else _current_notebook()
+    if path is None:
+        raise ValueError("notebook: this front end does not name the notebook; pass its file name")
+    if path.suffix != ".ipynb" or not path.is_file():
+        raise ValueError(f"notebook must be an existing .ipynb file, got {str(path)!r}")
+    found = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "markdown":
+            for _, question, body in CONCEPT_CHECK_BLOCK.findall(cell.source):
+                found.append(parse_concept_check(question, body))
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return found
+    if get_ipython() is not None:
+        for check in found:
+            concept_check(check["question"], check["options"], check["answer"], check["explanation"])
+    return found

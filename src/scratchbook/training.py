@@ -130,24 +130,31 @@ def fit(
         idx = torch.as_tensor(rng.choice(len(Xt), size=min(batch_size, len(Xt)), replace=False), device=device)
         return Xt[idx], yt[idx]
 
-    history = np.empty(steps)
     model.train()
     try:
         with torch_threads(num_threads):
-            for step in tqdm(range(steps), disable=not progress, desc=desc):
-                if lr_schedule is not None:
-                    for group in opt.param_groups:
-                        group["lr"] = check_real("lr_schedule(step)", lr_schedule(step), low=0.0)
-                loss = loss_fn(model, *draw(step), step)
-                if loss.requires_grad:
-                    opt.zero_grad()
-                    loss.backward()
-                    if clip_norm is not None:
-                        nn.utils.clip_grad_norm_(params, clip_norm)
-                    opt.step()
-                history[step] = loss.item()
-                if callback is not None:
-                    callback(step, model)
+            return _train_steps(
+                model, loss_fn, draw, opt, params, steps, clip_norm, lr_schedule, callback, progress, desc
+            )
     finally:
         model.eval()
+
+
+def _train_steps(model, loss_fn, draw, opt, params, steps, clip_norm, lr_schedule, callback, progress, desc):
+    """The loop itself, once :func:`fit` has checked its arguments: batch, loss, gradient step, callback."""
+    history = np.empty(steps)
+    for step in tqdm(range(steps), disable=not progress, desc=desc):
+        if lr_schedule is not None:
+            for group in opt.param_groups:
+                group["lr"] = check_real("lr_schedule(step)", lr_schedule(step), low=0.0)
+        loss = loss_fn(model, *draw(step), step)
+        if loss.requires_grad:  # a loss with no gradient (a hinge at zero everywhere) is recorded, not stepped
+            opt.zero_grad()
+            loss.backward()
+            if clip_norm is not None:
+                nn.utils.clip_grad_norm_(params, clip_norm)
+            opt.step()
+        history[step] = loss.item()
+        if callback is not None:
+            callback(step, model)
     return history

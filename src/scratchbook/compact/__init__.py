@@ -11,6 +11,7 @@ from scratchbook.compact.continuation import (
     temperature_schedule,
 )
 from scratchbook.compact.distillation import (
+    denoising_pretrained_mlp,
     distill,
     kd_loss,
     label_smoothing_loss,
@@ -20,7 +21,18 @@ from scratchbook.compact.distillation import (
     virtual_teacher,
 )
 from scratchbook.compact.glitter import AugmentedKD, augment_pool, digits_glitter_task, distil_with_pool, glitter_select
-from scratchbook.compact.lora import DyLoRALinear, LoRALinear, add_lora, set_train_rank
+from scratchbook.compact.lora import (
+    DyLoRALinear,
+    LoRALinear,
+    NestedDropoutLinear,
+    add_lora,
+    fine_tune_adapters,
+    nested_dropout_p,
+    random_rank_loss,
+    set_rank,
+    set_train_rank,
+    svd_reorder,
+)
 from scratchbook.compact.swa import fine_tune, loss_along, random_direction, running_average, swa_callback
 from scratchbook.compact.tasks import digits_class_transfer, digits_few_labels, digits_transfer, rotate_digits
 from scratchbook.compact.training import accuracy, fit, make_mlp, predict, train_classifier
@@ -34,7 +46,13 @@ __all__: list[str] = [
     "LoRALinear",
     "DyLoRALinear",
     "add_lora",
+    "set_rank",
     "set_train_rank",
+    "random_rank_loss",
+    "NestedDropoutLinear",
+    "nested_dropout_p",
+    "svd_reorder",
+    "fine_tune_adapters",
     "make_mlp",
     "fit",
     "train_classifier",
@@ -61,6 +79,7 @@ __all__: list[str] = [
     "virtual_teacher",
     "distill",
     "pretrain_masked_pixels",
+    "denoising_pretrained_mlp",
     "running_average",
     "swa_callback",
     "fine_tune",

@@ -28,6 +28,7 @@ __all__ = [
     "virtual_teacher",
     "distill",
     "pretrain_masked_pixels",
+    "denoising_pretrained_mlp",
     "compare_regularizers",
 ]
 
@@ -207,6 +208,24 @@ def pretrain_masked_pixels(
     return fit(model, loss_fn, X, X, steps=steps, random_state=random_state, progress=progress)
 
 
+def denoising_pretrained_mlp(X_unlabelled, hidden: int = 32, random_state: int = 0, steps: int = 3000) -> nn.Module:
+    """A classifier ``64 → hidden → hidden → 10`` whose hidden layers were pre-trained without labels.
+
+    The hidden layers of a denoising autoencoder ``64 → hidden → hidden → 64`` (seeded by
+    ``random_state``) trained by :func:`pretrain_masked_pixels` on ``X_unlabelled`` for ``steps``,
+    under a fresh output layer: the one :func:`~scratchbook.compact.training.make_mlp` gives a
+    network ``64 → hidden → hidden → 10`` seeded by ``random_state + 1``, so that a network trained
+    from scratch with that seed starts from the same head. The pre-trained student of chapter 4.1, and
+    the pre-trained network of chapters 4.5 and 4.6.
+    """
+    hidden = check_int("hidden", hidden, low=1)
+    random_state = check_int("random_state", random_state, low=0)
+    model = make_mlp([64, hidden, hidden, 64], random_state=random_state)
+    pretrain_masked_pixels(model, X_unlabelled, steps=steps, random_state=random_state, progress=False)
+    model[-1] = make_mlp([64, hidden, hidden, 10], random_state=random_state + 1)[-1]
+    return model
+
+
 METHODS = ("none", "label smoothing", "teacher-free KD", "KD", "self-distillation")
 STUDENTS = ("scratch", "pre-trained")
 PRETRAIN_STEPS = 3000
@@ -243,19 +262,15 @@ def compare_regularizers(
     X, y = data.X_train, data.y_train
     sizes = [64, hidden, hidden, 10]
     if "pre-trained" in students:
-        pretrained = make_mlp([64, hidden, hidden, 64], random_state=seed)
-        pretrain_masked_pixels(pretrained, data.X_unlabelled, steps=pretrain_steps, random_state=seed, progress=False)
+        pretrained = denoising_pretrained_mlp(data.X_unlabelled, hidden, seed, pretrain_steps)
     teacher = None
     if "KD" in methods:
         teacher = make_mlp([64, 128, 128, 10], random_state=seed + 1000)
         train_classifier(teacher, X, y, steps=steps, random_state=seed, progress=False)
 
     def new(student: str) -> nn.Module:
-        model = make_mlp(sizes, random_state=seed + 1)
-        if student == "pre-trained":  # the pre-trained hidden layers under the same fresh output layer
-            head, model = model[-1], copy.deepcopy(pretrained)
-            model[-1] = head
-        return model
+        # the pre-trained hidden layers come with the same fresh output layer as the scratch student's
+        return copy.deepcopy(pretrained) if student == "pre-trained" else make_mlp(sizes, random_state=seed + 1)
 
     kw = dict(steps=steps, random_state=seed, progress=False)
     result = {}

@@ -8,14 +8,28 @@ DyLoRA uses only the first ``b`` rows of ``A`` and columns of ``B``, with ``s = 
 
 from __future__ import annotations
 
+import copy
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
 from scratchbook._validation import check_int, check_option, check_real
+from scratchbook.training import LossFn, fit
 
-__all__ = ["LoRALinear", "DyLoRALinear", "add_lora", "set_train_rank"]
+__all__ = [
+    "LoRALinear",
+    "DyLoRALinear",
+    "add_lora",
+    "set_rank",
+    "set_train_rank",
+    "NestedDropoutLinear",
+    "nested_dropout_p",
+    "random_rank_loss",
+    "svd_reorder",
+    "fine_tune_adapters",
+]
 
 
 class LoRALinear(nn.Module):
@@ -41,7 +55,12 @@ class LoRALinear(nn.Module):
         )
         self.lora_B = nn.Parameter(torch.zeros(base.out_features, self.r, dtype=w.dtype, device=w.device))
         self.rank = self.r
-        self.merged = False
+        self.merged_rank: int | None = None  # the rank merge() added into base.weight
+
+    @property
+    def merged(self) -> bool:
+        """Whether the update is currently added into ``base.weight``."""
+        return self.merged_rank is not None
 
     def _check_rank(self, b: int) -> int:
         return check_int("b", b, low=1, high=self.r)
@@ -53,45 +72,42 @@ class LoRALinear(nn.Module):
         self.rank = self._check_rank(b)
         return self
 
-    def scale(self, b: int) -> float:
-        """The factor in front of B A at rank ``b``: α/r for LoRA, whatever ``b``."""
-        return self.alpha / self.r
+    def _scale(self, b: int) -> float:
+        return self.alpha / self.r  # LoRA: α/r at every rank
 
-    def current_rank(self) -> int:
-        """The rank the next forward pass uses."""
+    def _forward_rank(self) -> int:
         return self.rank
 
     def _factors(self, b: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.lora_A[:b], self.lora_B[:, :b]
 
     def delta_weight(self, b: int | None = None) -> torch.Tensor:
-        """The update s·B[:, :b] A[:b] (out×in) at rank ``b`` (default: the current rank)."""
-        b = self.current_rank() if b is None else self._check_rank(b)
-        A, B = self.lora_A[:b], self.lora_B[:, :b]
-        return self.scale(b) * (B @ A)
+        """The update s·B[:, :b] A[:b] (out×in) at rank ``b`` (default: the rank set by ``set_rank``)."""
+        b = self.rank if b is None else self._check_rank(b)
+        return self._scale(b) * (self.lora_B[:, :b] @ self.lora_A[:b])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """base(x) + s · x A[:b]ᵀ B[:, :b]ᵀ, without forming the out×in update."""
         if self.merged:
             return self.base(x)
-        b = self.current_rank()
+        b = self._forward_rank()
         A, B = self._factors(b)
-        return self.base(x) + self.scale(b) * ((x @ A.T) @ B.T)
+        return self.base(x) + self._scale(b) * ((x @ A.T) @ B.T)
 
     @torch.no_grad()
     def merge(self) -> LoRALinear:
-        """Add the update into the frozen weight, so inference costs one matrix product."""
+        """Add the update at the set rank into the frozen weight: inference then costs one matrix product."""
         if not self.merged:
-            self.base.weight += self.delta_weight()
-            self.merged = True
+            self.base.weight += self.delta_weight(self.rank)
+            self.merged_rank = self.rank
         return self
 
     @torch.no_grad()
     def unmerge(self) -> LoRALinear:
-        """Subtract the update from the weight again (undo :meth:`merge`)."""
+        """Subtract exactly the update that :meth:`merge` added (same rank), whatever the mode."""
         if self.merged:
-            self.merged = False
-            self.base.weight -= self.delta_weight()
+            self.base.weight -= self.delta_weight(self.merged_rank)
+            self.merged_rank = None
         return self
 
     def extra_repr(self) -> str:
@@ -101,11 +117,12 @@ class LoRALinear(nn.Module):
 class DyLoRALinear(LoRALinear):
     """LoRA trained at a random rank b ∈ {1, …, r} every step, with scale α/b (Eq. lora-dylora).
 
-    In training mode the rank is ``train_rank`` when set (e.g. by :func:`set_train_rank`, one rank
-    for the whole model per step), else drawn uniformly from ``generator`` at each forward pass.
-    In the paper's "frozen" mode only the b-th row of ``lora_A`` and the b-th column of ``lora_B``
-    receive gradient; the earlier ones enter the forward pass detached. In eval mode the rank is
-    the one fixed by :meth:`set_rank` (default ``r``).
+    In training mode each forward pass uses ``train_rank`` when set (e.g. by :func:`set_train_rank`,
+    one rank for the whole model per step), else a rank drawn uniformly from ``generator``. In the
+    paper's "frozen" mode only the b-th row of ``lora_A`` and the b-th column of ``lora_B`` receive
+    gradient; the earlier ones enter the forward pass detached. In eval mode, and for
+    :meth:`merge`, the rank is the one fixed by :meth:`set_rank` (default ``r``): only ``forward``
+    ever draws a rank.
     """
 
     def __init__(
@@ -115,14 +132,11 @@ class DyLoRALinear(LoRALinear):
         self.frozen = bool(frozen)
         self.generator = generator
         self.train_rank: int | None = None
-        self.last_rank: int | None = None
 
-    def scale(self, b: int) -> float:
-        """The factor in front of B[:, :b] A[:b] at rank ``b``: α/b."""
-        return self.alpha / b
+    def _scale(self, b: int) -> float:
+        return self.alpha / b  # DyLoRA: α/b, the scale of a rank-b LoRA
 
-    def current_rank(self) -> int:
-        """The rank of the next forward pass (training: ``train_rank`` or a fresh draw; eval: ``rank``)."""
+    def _forward_rank(self) -> int:
         if not self.training:
             return self.rank
         if self.train_rank is not None:
@@ -130,7 +144,6 @@ class DyLoRALinear(LoRALinear):
         return int(torch.randint(1, self.r + 1, (1,), generator=self.generator))
 
     def _factors(self, b: int) -> tuple[torch.Tensor, torch.Tensor]:
-        self.last_rank = b
         A, B = self.lora_A[:b], self.lora_B[:, :b]
         if self.training and self.frozen and b > 1:  # rows/columns before the b-th get no gradient
             A = torch.cat([A[: b - 1].detach(), A[b - 1 :]], dim=0)
@@ -141,11 +154,98 @@ class DyLoRALinear(LoRALinear):
         return super().extra_repr() + f", frozen={self.frozen}"
 
 
+class NestedDropoutLinear(DyLoRALinear):
+    """LoRA trained with nested dropout (Rippel et al., 2014): a random truncation b, every term ≤ b updated.
+
+    As :class:`DyLoRALinear` with ``frozen=False``, but the scale stays LoRA's α/r at every rank: the
+    truncation drops the terms after the b-th, and the kept ones are used as they are. The rank is
+    drawn by :func:`random_rank_loss` (a geometric law in :func:`fine_tune_adapters`).
+    """
+
+    def __init__(self, base: nn.Linear, r: int, alpha: float = 1.0, generator: torch.Generator | None = None) -> None:
+        super().__init__(base, r, alpha, frozen=False, generator=generator)
+
+    def _scale(self, b: int) -> float:
+        return self.alpha / self.r
+
+
+def svd_reorder(model: nn.Module) -> nn.Module:
+    """Rewrite each LoRA adapter's update s·B A in the basis of its singular vectors, in place.
+
+    After it, term i of the adapter is the i-th singular triple of ΔW (A's rows the right singular
+    vectors, B's columns the left ones times σᵢ / s), so ``set_rank(b)`` keeps the best rank-b
+    approximation of ΔW in the Frobenius norm (Eckart–Young): post-hoc ordering of a trained adapter.
+    The full-rank update is unchanged. Only :class:`LoRALinear` layers (scale α/r at every rank).
+    """
+    layers = _adapters(model)
+    if any(type(m) is not LoRALinear for m in layers) or not layers:
+        raise TypeError("model must hold LoRALinear adapters only (the scale of DyLoRA depends on the rank)")
+    with torch.no_grad():
+        for m in layers:
+            if m.merged:
+                raise RuntimeError("unmerge() before reordering a merged layer")
+            U, S, Vh = torch.linalg.svd(m.delta_weight(m.r), full_matrices=False)
+            k = min(m.r, len(S))  # an r above min(out, in) leaves terms k+1, …, r at zero
+            m.lora_A.zero_()
+            m.lora_B.zero_()
+            m.lora_A[:k] = Vh[:k]
+            m.lora_B[:, :k] = U[:, :k] * S[:k] / m._scale(m.r)
+    return model
+
+
+def _adapters(model: nn.Module, cls: type = LoRALinear) -> list[LoRALinear]:
+    return [m for m in model.modules() if isinstance(m, cls)]
+
+
+def set_rank(model: nn.Module, b: int) -> nn.Module:
+    """Evaluate every adapter of ``model`` at rank ``b`` (LoRA truncated, DyLoRA at its rank-b scale)."""
+    for module in _adapters(model):
+        module.set_rank(b)
+    return model
+
+
 def set_train_rank(model: nn.Module, b: int | None) -> None:
     """Make every DyLoRA layer of ``model`` train at rank ``b`` (``None``: each layer draws its own)."""
-    for module in model.modules():
-        if isinstance(module, DyLoRALinear):
-            module.train_rank = None if b is None else module._check_rank(b)
+    for module in _adapters(model, DyLoRALinear):
+        module.train_rank = None if b is None else module._check_rank(b)
+
+
+def random_rank_loss(loss_fn: LossFn, rng: np.random.Generator, p=None) -> LossFn:
+    """Wrap ``loss_fn`` so that each step first draws one rank b for every DyLoRA layer of the model.
+
+    The rank is drawn from ``rng`` on {1, …, r} (r the smallest of the model's DyLoRA layers):
+    uniformly, or with probabilities ``p`` (length r). Pass the generator that
+    :func:`scratchbook.training.fit` draws its batches from.
+    """
+    if p is not None:
+        p = np.asarray(p, dtype=float)
+        if p.ndim != 1 or np.any(p < 0) or not np.isclose(p.sum(), 1.0):
+            raise ValueError("p must be a 1-D array of probabilities summing to 1")
+
+    def loss(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, step: int) -> torch.Tensor:
+        ranks = [m.r for m in _adapters(model, DyLoRALinear)]
+        if ranks:
+            r = min(ranks)
+            if p is not None and len(p) != r:
+                raise ValueError(f"p must have one probability per rank 1..{r}, got {len(p)}")
+            b = int(rng.integers(1, r + 1)) if p is None else int(rng.choice(r, p=p)) + 1
+            set_train_rank(model, b)
+        return loss_fn(model, xb, yb, step)
+
+    return loss
+
+
+KINDS = {"lora": LoRALinear, "dylora": DyLoRALinear, "nested": NestedDropoutLinear}
+NESTED_RHO = 0.8
+"""The ratio of the geometric law of the rank for nested dropout: P(b) ∝ ρ^(b−1), b = 1, …, r."""
+
+
+def nested_dropout_p(r: int, rho: float = NESTED_RHO) -> np.ndarray:
+    """The truncated geometric law P(b) ∝ ρ^(b−1) on b = 1, …, r of nested dropout (Rippel et al., 2014)."""
+    r = check_int("r", r, low=1)
+    rho = check_real("rho", rho, low=0.0, high=1.0, strict_low=True)
+    p = rho ** np.arange(r)
+    return p / p.sum()
 
 
 def add_lora(
@@ -153,22 +253,74 @@ def add_lora(
 ) -> nn.Module:
     """Replace every ``nn.Linear`` of ``model`` (except the names in ``exclude``) by an adapter, in place.
 
-    ``kind`` is "lora" (:class:`LoRALinear`) or "dylora" (:class:`DyLoRALinear`). Every other
+    ``kind`` is "lora" (:class:`LoRALinear`), "dylora" (:class:`DyLoRALinear`) or "nested"
+    (:class:`NestedDropoutLinear`). Every other
     parameter of the model is frozen, so only the adapters train. Returns ``model``.
     """
-    check_option("kind", kind, ("lora", "dylora"))
+    check_option("kind", kind, tuple(KINDS))
     r = check_int("r", r, low=1)
     alpha = check_real("alpha", alpha, low=0.0, strict_low=True)
-    cls = LoRALinear if kind == "lora" else DyLoRALinear
-    for p in model.parameters():
-        p.requires_grad_(False)
     targets = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear) and name not in exclude]
     if not targets:
         raise ValueError("model has no nn.Linear layer to adapt (check exclude)")
+    if any(not name for name, _ in targets):
+        raise ValueError("model itself is an nn.Linear: wrap it directly with LoRALinear")
+    cls = KINDS[kind]
+    for p in model.parameters():
+        p.requires_grad_(False)
     for name, linear in targets:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
-        if not name:
-            raise ValueError("model itself is an nn.Linear: wrap it directly with LoRALinear")
         setattr(parent, child, cls(linear, r, alpha))
+    return model
+
+
+def fine_tune_adapters(
+    pretrained: nn.Module,
+    X,
+    y,
+    r: int,
+    alpha: float = 1.0,
+    kind: str = "lora",
+    frozen: bool = True,
+    train: tuple[str, ...] = (),
+    steps: int = 300,
+    lr: float = 1e-2,
+    random_state: int = 0,
+) -> nn.Module:
+    """Adapt a copy of ``pretrained`` to (X, y): adapters on its linear layers, cross-entropy, Adam.
+
+    Every ``nn.Linear`` gets an adapter of ``kind`` ("lora", "dylora" with ``frozen``, or "nested")
+    except the layers named in ``train``, which are trained in full (e.g. ``("4",)`` for the head of
+    a three-layer :func:`~scratchbook.compact.training.make_mlp`). ``random_state`` seeds the
+    adapters' initial ``A``, the mini-batches and, for DyLoRA and nested dropout, the rank drawn at
+    each step (one for all layers: uniform for DyLoRA, :func:`nested_dropout_p` for nested dropout).
+    Returns the adapted model, in eval mode.
+    """
+    if not isinstance(pretrained, nn.Module):
+        raise TypeError(f"pretrained must be a torch.nn.Module, got {type(pretrained).__name__}")
+    linear = sorted(n for n, m in pretrained.named_modules() if isinstance(m, nn.Linear))
+    if isinstance(train, str) or not set(train) <= set(linear):
+        raise ValueError(f"train must be a tuple of names of linear layers of pretrained ({linear}), got {train!r}")
+    random_state = check_int("random_state", random_state, low=0)
+    model = copy.deepcopy(pretrained)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(random_state)
+        add_lora(model, r, alpha, kind=kind, exclude=train)
+    for module in _adapters(model, DyLoRALinear):
+        module.frozen = bool(frozen) and kind == "dylora"
+    for name in train:
+        for p in model.get_submodule(name).parameters():
+            p.requires_grad_(True)
+    rng = np.random.default_rng(random_state)
+
+    def cross_entropy(m: nn.Module, xb: torch.Tensor, yb: torch.Tensor, step: int) -> torch.Tensor:
+        return nn.functional.cross_entropy(m(xb), yb)
+
+    try:
+        p = nested_dropout_p(r) if kind == "nested" else None
+        loss = random_rank_loss(cross_entropy, rng, p)
+        fit(model, loss, X, y, steps=steps, lr=lr, random_state=rng, progress=False)
+    finally:
+        set_train_rank(model, None)
     return model

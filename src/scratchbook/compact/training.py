@@ -15,7 +15,6 @@ import torch
 from torch import nn
 
 from scratchbook._validation import check_int
-from scratchbook.compact.lora import DyLoRALinear, set_train_rank
 from scratchbook.training import LossFn, fit
 from scratchbook.utils import torch_threads
 
@@ -48,37 +47,25 @@ def train_classifier(
     progress: bool = True,
     num_threads: int | None = 1,
 ) -> np.ndarray:
-    """Train ``model`` with Adam on the cross-entropy with integer labels ``y`` (via :func:`fit`).
-
-    When the model holds DyLoRA layers, each step also draws one rank b ∈ {1, …, r} for all of them,
-    from the same random generator as the mini-batches.
-    """
+    """Train ``model`` with Adam on the cross-entropy with integer labels ``y``: :func:`fit` with that loss."""
     if not np.issubdtype(np.asarray(y).dtype, np.integer):
         raise TypeError(f"y must hold integer class labels, got dtype {np.asarray(y).dtype}")
-    ranks = [m.r for m in model.modules() if isinstance(m, DyLoRALinear)]
-    rng = np.random.default_rng(check_int("random_state", random_state, low=0))
 
-    def loss_fn(m: nn.Module, xb: torch.Tensor, yb: torch.Tensor, step: int) -> torch.Tensor:
-        if ranks:
-            set_train_rank(m, int(rng.integers(1, min(ranks) + 1)))
+    def cross_entropy(m: nn.Module, xb: torch.Tensor, yb: torch.Tensor, step: int) -> torch.Tensor:
         return nn.functional.cross_entropy(m(xb), yb)
 
-    try:
-        return fit(
-            model,
-            loss_fn,
-            X,
-            y,
-            steps=steps,
-            batch_size=batch_size,
-            lr=lr,
-            random_state=rng,
-            progress=progress,
-            num_threads=num_threads,
-        )
-    finally:
-        if ranks:
-            set_train_rank(model, None)
+    return fit(
+        model,
+        cross_entropy,
+        X,
+        y,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        random_state=random_state,
+        progress=progress,
+        num_threads=num_threads,
+    )
 
 
 def predict(model: nn.Module, X, batch_size: int = 4096, num_threads: int | None = 1) -> np.ndarray:

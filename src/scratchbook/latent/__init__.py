@@ -2,7 +2,8 @@
 
 from scratchbook.latent.factor_analysis import FactorAnalysis
 from scratchbook.latent.lle import LLE
+from scratchbook.latent.paper_slr import PaperStochasticLLE
 from scratchbook.latent.ppca import PPCA
 from scratchbook.latent.stochastic_lle import StochasticLLE
 
-__all__: list[str] = ["FactorAnalysis", "PPCA", "LLE", "StochasticLLE"]
+__all__: list[str] = ["FactorAnalysis", "PPCA", "LLE", "StochasticLLE", "PaperStochasticLLE"]

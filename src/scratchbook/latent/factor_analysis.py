@@ -25,6 +25,7 @@ __all__ = [
     "fa_e_step",
     "fa_m_step",
     "fa_loglike",
+    "fa_elbo",
     "fa_score_samples",
     "fa_em",
 ]
@@ -70,6 +71,22 @@ def fa_loglike(S: Array, components: Array, psi: Array) -> float:
     return -0.5 * (len(psi) * np.log(2 * np.pi) + logdet + trace)
 
 
+def fa_elbo(S: Array, components: Array, psi: Array, B: Array, cov_z: Array) -> float:
+    """Mean lower bound E_q[log p(x, z)] + H(q) per sample for q(z_i) = N(B(x_i − μ), cov_z), Eq. (fa-elbo).
+
+    With B and cov_z the posterior's at the same (components, psi) the bound equals ``fa_loglike``.
+    """
+    q, d = components.shape
+    Lam = components.T
+    BS = B @ S  # mean of E_q[z](x − μ)ᵀ, q×d
+    Ezz = cov_z + BS @ B.T  # mean of E_q[zzᵀ]
+    residual = np.diag(S) - 2 * np.einsum("jq,qj->j", Lam, BS) + np.einsum("jq,qr,jr->j", Lam, Ezz, Lam)
+    e_lik = -0.5 * (d * np.log(2 * np.pi) + np.sum(np.log(psi)) + np.sum(residual / psi))
+    e_prior = -0.5 * (q * np.log(2 * np.pi) + np.trace(Ezz))
+    entropy = 0.5 * (q * (1 + np.log(2 * np.pi)) + np.linalg.slogdet(cov_z)[1])
+    return float(e_lik + e_prior + entropy)
+
+
 def fa_score_samples(Xc: Array, components: Array, psi: Array) -> Array:
     """Log-density of each centred row of Xc under N(0, ΛΛᵀ + Ψ), Eq. (fa-marginal)."""
     W_psi, cov_z, logdet = fa_woodbury(components, psi)
@@ -92,6 +109,8 @@ def fa_em(
         if isotropic:
             psi = np.full_like(psi, psi.mean())
         loglike.append(fa_loglike(S, components, psi))
+        if loglike[-1] - previous < -1e-9 * (1 + abs(previous)):  # EM cannot go down: rounding or a bug
+            warnings.warn(f"the log-likelihood decreased by {previous - loglike[-1]:.3g}", RuntimeWarning, stacklevel=2)
         if loglike[-1] - previous < tol:
             return components, psi, np.array(loglike), True
         previous = loglike[-1]

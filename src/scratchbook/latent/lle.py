@@ -19,6 +19,7 @@ import numpy as np
 from scipy import sparse
 from scipy.linalg import eigh
 from scipy.sparse.linalg import eigsh
+from scipy.stats import spearmanr
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
@@ -33,6 +34,7 @@ __all__ = [
     "reconstruction_weights",
     "weight_matrix",
     "lle_embedding",
+    "unrolled",
 ]
 
 EIGEN_SOLVERS = ("auto", "dense", "arpack")
@@ -103,6 +105,14 @@ def lle_embedding(
     return vectors[:, 1:], float(np.sum(values[1:]))
 
 
+def unrolled(Y: np.ndarray, t: np.ndarray) -> float:
+    """|Spearman ρ| between the position ``t`` along a sheet and the embedding coordinate that follows it best."""
+    Y, t = np.asarray(Y, dtype=float), np.asarray(t, dtype=float)
+    if Y.ndim != 2 or t.shape != (len(Y),):
+        raise ValueError(f"Y must be (n, c) and t (n,), got Y{Y.shape} and t{t.shape}")
+    return float(max(abs(spearmanr(Y[:, c], t)[0]) for c in range(Y.shape[1])))
+
+
 class LLE(TransformerMixin, BaseEstimator):
     """Locally linear embedding (the standard method) with scikit-learn's estimator API.
 
@@ -161,7 +171,12 @@ class LLE(TransformerMixin, BaseEstimator):
             raise ValueError(f"n_components must be <= n_features={d}, got {self.n_components}")
         if self.n_components >= n:
             raise ValueError(f"n_components must be < n_samples={n}, got {self.n_components}")
-        check_real("reg", self.reg, low=0.0)
+        if self.n_components >= self.n_neighbors:
+            raise ValueError(
+                f"n_components must be < n_neighbors={self.n_neighbors}, got {self.n_components}: "
+                "each point's weights must leave room for the embedding (Roweis and Saul need k > n_components)"
+            )
+        check_real("reg", getattr(self, "reg", 0.0), low=0.0)  # models without a ridge have no reg
         check_option("eigen_solver", self.eigen_solver, EIGEN_SOLVERS)
         check_real("tol", self.tol, low=0.0)
         check_int("max_iter", self.max_iter, low=1)

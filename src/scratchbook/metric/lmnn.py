@@ -17,7 +17,7 @@ from scratchbook._validation import check_int, check_real
 from scratchbook.metric._base import MahalanobisMixin
 from scratchbook.metric.distances import squared_euclidean
 
-__all__ = ["LMNN", "target_neighbors", "lmnn_loss_grad"]
+__all__ = ["LMNN", "target_neighbors", "lmnn_loss_grad", "lmnn_loss_grad_plain"]
 
 Array = np.ndarray
 
@@ -35,6 +35,29 @@ def target_neighbors(X: Array, y: Array, n_neighbors: int) -> Array:
     T = np.argpartition(D, n_neighbors - 1, axis=1)[:, :n_neighbors]
     order = np.argsort(np.take_along_axis(D, T, axis=1), axis=1, kind="stable")
     return np.take_along_axis(T, order, axis=1)
+
+
+def lmnn_loss_grad_plain(L: Array, X: Array, y: Array, targets: Array, mu: float = 0.5) -> tuple[float, Array]:
+    """Eq. (lmnn-loss) and its gradient (lmnn-grad) as written, one (point, target) pair at a time.
+
+    The teaching version: every other-class point is tried as an impostor. :func:`lmnn_loss_grad`
+    computes the same numbers after screening the candidates once.
+    """
+    L = L.reshape(-1, X.shape[1])
+    loss, G = 0.0, np.zeros((X.shape[1], X.shape[1]))  # G = Σ c_ab v_ab v_abᵀ; the gradient is 2 L G
+    for i in range(len(X)):
+        others = np.flatnonzero(y != y[i])
+        v_il = X[i] - X[others]  # differences to every candidate impostor l
+        d_il = np.sum((v_il @ L.T) ** 2, axis=1)
+        for j in targets[i]:
+            v_ij = X[i] - X[j]
+            d_ij = np.sum((L @ v_ij) ** 2)
+            hinge = 1 + d_ij - d_il  # one margin term per impostor candidate
+            active = hinge > 0
+            loss += (1 - mu) * d_ij + mu * hinge[active].sum()
+            G += ((1 - mu) + mu * active.sum()) * np.outer(v_ij, v_ij)  # pull, and the targets' side of the hinges
+            G -= mu * v_il[active].T @ v_il[active]  # the impostors' side of the hinges
+    return float(loss), (2 * L @ G).ravel()
 
 
 def lmnn_loss_grad(L: Array, X: Array, y: Array, targets: Array, mu: float = 0.5) -> tuple[float, Array]:

@@ -18,7 +18,7 @@ from scratchbook._validation import check_int, check_option, check_real
 from scratchbook.metric._base import MahalanobisMixin
 from scratchbook.metric.distances import squared_euclidean
 
-__all__ = ["NCA", "neighbor_probabilities", "nca_loss_grad"]
+__all__ = ["NCA", "neighbor_probabilities", "nca_loss_grad", "nca_objective_plain"]
 
 Array = np.ndarray
 INITS = ("auto", "identity", "pca", "random")
@@ -52,6 +52,27 @@ def nca_loss_grad(L: Array, X: Array, same_class: Array) -> tuple[float, Array]:
     OXL -= Omega.sum(axis=0)[:, None] * XL
     grad = 2.0 * OXL.T @ X
     return -float(p.sum()), grad.ravel()
+
+
+def nca_objective_plain(L: Array, X: Array, y: Array) -> tuple[float, Array]:
+    """f(L) = Σ_i p_i and ∂f/∂L written term by term as Eqs. (nca-pij) and (nca-grad): the teaching version.
+
+    It forms all n² differences v_ij (O(n² d²) work); :func:`nca_loss_grad` computes the same numbers,
+    negated, in O(n² k) through Eq. (nca-grad-matrix).
+    """
+    L = L.reshape(-1, X.shape[1])
+    V = X[:, None, :] - X[None, :, :]  # v_ij = x_i − x_j, n×n×d
+    d = np.sum((V @ L.T) ** 2, axis=-1)  # d_ij = ‖L v_ij‖²
+    np.fill_diagonal(d, np.inf)  # p_ii = 0
+    P = np.exp(-(d - d.min(axis=1, keepdims=True)))
+    P = P / P.sum(axis=1, keepdims=True)  # p_ij, Eq. (nca-pij)
+    same = y[:, None] == y[None, :]
+    p = np.sum(P * same, axis=1)  # p_i = Σ_{j ∈ C_i} p_ij
+    outer = V[:, :, :, None] * V[:, :, None, :]  # v_ij v_ijᵀ, n×n×d×d
+    all_k = np.einsum("ik,ikab->iab", P, outer)  # Σ_k p_ik v_ik v_ikᵀ, for each i
+    own = np.einsum("ij,ijab->iab", P * same, outer)  # Σ_{j ∈ C_i} p_ij v_ij v_ijᵀ
+    grad = 2 * L @ np.sum(p[:, None, None] * all_k - own, axis=0)  # Eq. (nca-grad)
+    return float(p.sum()), grad
 
 
 class NCA(MahalanobisMixin):

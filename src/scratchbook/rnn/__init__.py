@@ -1,5 +1,5 @@
 """Part I: sequences — a tanh RNN, backpropagation through time, gradients over long lags, remedies without
-gates and echo state networks, LSTM and GRU, bidirectional networks and ELMo."""
+gates and echo state networks, LSTM and GRU, bidirectional networks, language models and generation, and ELMo."""
 
 from scratchbook.rnn.bptt import (
     PARAM_NAMES,
@@ -16,8 +16,23 @@ from scratchbook.rnn.bptt import (
     sequence_loss_grad,
     to_torch,
 )
+from scratchbook.rnn.charlm import (
+    CharLSTM,
+    build_char_vocab,
+    char_corpus,
+    decode_chars,
+    detach_state,
+    encode_chars,
+    kneser_ney_probs,
+    load_charlm,
+    ngram_perplexity,
+    perplexity,
+    save_charlm,
+    train_charlm,
+)
 from scratchbook.rnn.elmo import BiLM, ScalarMix, bilm_loss, contextual_layers, train_bilm
 from scratchbook.rnn.esn import EchoStateNetwork, reservoir_step, ridge_readout, run_reservoir
+from scratchbook.rnn.generation import free_running_errors, generate, next_token_probs, sample_next
 from scratchbook.rnn.gradients import (
     clip_grad_norm,
     grad_norm,
@@ -28,7 +43,7 @@ from scratchbook.rnn.gradients import (
     step_jacobian,
 )
 from scratchbook.rnn.gru import GRU, gru_cell, gru_step
-from scratchbook.rnn.lstm import LSTM, lstm_cell, lstm_step
+from scratchbook.rnn.lstm import LSTM, lstm_cell, lstm_layer_backward, lstm_layer_forward, lstm_step
 from scratchbook.rnn.lstm import VARIANTS as LSTM_VARIANTS
 from scratchbook.rnn.optim import adam_step, gradient_step
 from scratchbook.rnn.remedies import LeakyRNN, identity_init, input_sensitivity
@@ -63,6 +78,8 @@ __all__: list[str] = [
     "LSTM_VARIANTS",
     "lstm_cell",
     "lstm_step",
+    "lstm_layer_forward",
+    "lstm_layer_backward",
     "GRU",
     "gru_cell",
     "gru_step",
@@ -83,4 +100,23 @@ __all__: list[str] = [
     "bilm_loss",
     "train_bilm",
     "contextual_layers",
+]
+
+__all__ += [
+    "CharLSTM",
+    "char_corpus",
+    "build_char_vocab",
+    "encode_chars",
+    "decode_chars",
+    "detach_state",
+    "train_charlm",
+    "perplexity",
+    "ngram_perplexity",
+    "kneser_ney_probs",
+    "save_charlm",
+    "load_charlm",
+    "next_token_probs",
+    "sample_next",
+    "generate",
+    "free_running_errors",
 ]

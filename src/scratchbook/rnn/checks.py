@@ -177,6 +177,63 @@ def check_gru_step(fn) -> bool:
 __all__ += ["check_lstm_step", "check_gru_step"]
 
 
+def _peephole_problem(seed: int = 5, D: int = 2, H: int = 4):
+    """Random float64 peephole-LSTM weights, an input x_t, a cell c_{t-1} and a_o (NumPy arrays)."""
+    rng = np.random.default_rng(seed)
+    weight_ih, weight_hh = rng.normal(size=(4 * H, D)), rng.normal(size=(4 * H, H))
+    bias, weight_peep = rng.normal(size=4 * H), rng.normal(size=(3, H))
+    x, c_prev, a_o = rng.normal(size=D), rng.normal(size=H), rng.normal(size=H)
+    return x, c_prev, a_o, weight_ih, weight_hh, bias, weight_peep
+
+
+def _peephole_next_cell(c_prev, x, a_o, weight_ih, weight_hh, bias, weight_peep):
+    """c_t as a function of c_{t-1} alone: h_{t-1} = σ(a_o + p_o ⊙ c_{t-1}) ⊙ tanh(c_{t-1}), then one step."""
+    import torch
+
+    from scratchbook.rnn.lstm import lstm_cell
+
+    c, peep = torch.from_numpy(c_prev), torch.from_numpy(weight_peep)
+    h_prev = torch.sigmoid(torch.from_numpy(a_o) + peep[2] * c) * torch.tanh(c)
+    pre = torch.from_numpy(weight_ih @ x + bias) + torch.from_numpy(weight_hh) @ h_prev
+    _, c_next, _ = lstm_cell(pre[None], c[None], "peephole", weight_peep=peep)
+    return c_next[0].numpy()
+
+
+def check_peephole_jacobian(fn) -> bool:
+    """Check ``fn(x, c_prev, a_o, weight_ih, weight_hh, bias, weight_peep) -> ∂c_t/∂c_{t-1}`` (H×H).
+
+    One peephole LSTM step for one sequence (vectors, no batch), torch's gate order i, f, g, o and
+    one summed ``bias`` (4H). ``a_o`` is the output gate's pre-activation at step t − 1 without its
+    peephole term, so that h_{t-1} = σ(a_o + p_o ⊙ c_{t-1}) ⊙ tanh(c_{t-1}) with p_o =
+    ``weight_peep[2]``. The reference is a central finite difference of that map, c_{t-1} ↦ c_t.
+    """
+    args = _peephole_problem()
+    x, c_prev, a_o, weight_ih, weight_hh, bias, weight_peep = args
+    answer = call_or_none(fn, *args)
+    if answer is None:
+        return False
+    eps = 1e-6
+    expected = np.empty((c_prev.size, c_prev.size))
+    for j in range(c_prev.size):
+        step = np.zeros_like(c_prev)
+        step[j] = eps
+        plus = _peephole_next_cell(c_prev + step, x, a_o, weight_ih, weight_hh, bias, weight_peep)
+        minus = _peephole_next_cell(c_prev - step, x, a_o, weight_ih, weight_hh, bias, weight_peep)
+        expected[:, j] = (plus - minus) / (2 * eps)
+    return report_check(
+        "∂c_t/∂c_{t-1} (finite differences)",
+        answer,
+        expected,
+        rtol=1e-6,
+        atol=1e-8,
+        hint="c_{t-1} reaches c_t directly, through the peepholes of i and f, and through h_{t-1}, "
+        "which depends on it through tanh(c_{t-1}) and through the output gate's peephole p_o.",
+    )
+
+
+__all__ += ["check_peephole_jacobian"]
+
+
 # --- Chapter 3: remedies without gates ----------------------------------------------------------
 
 
@@ -292,3 +349,39 @@ def check_scalar_mix(fn) -> bool:
 
 
 __all__ += ["check_scalar_mix"]
+
+
+# --- Chapter 7: language models and generation ----------------------------------------------------
+
+
+def check_next_char_probs(fn) -> bool:
+    """Check ``fn(logits, temperature, top_k) -> probs``: softmax(logits / T) kept on the top k, renormalised.
+
+    ``logits`` is a B×V float64 tensor, ``top_k`` an int or None; the reference is
+    ``scratchbook.rnn.generation.next_token_probs``.
+    """
+    import torch
+
+    from scratchbook.rnn.generation import next_token_probs
+
+    logits = torch.randn(4, 9, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    ok = True
+    for temperature, top_k in ((1.0, None), (0.5, None), (2.0, 3), (0.7, 1)):
+        answer = call_or_none(fn, logits.clone(), temperature, top_k)
+        if answer is None:
+            return False
+        if isinstance(answer, torch.Tensor):
+            answer = answer.detach().cpu().numpy()
+        ok &= report_check(
+            f"probabilities at T = {temperature}, top_k = {top_k}",
+            answer,
+            next_token_probs(logits, temperature, top_k).numpy(),
+            rtol=1e-8,
+            atol=1e-10,
+            hint="Divide the logits by T before the softmax; with top_k, set every logit below the k-th "
+            "largest to -inf first, so the kept ones sum to 1.",
+        )
+    return bool(ok)
+
+
+__all__ += ["check_next_char_probs"]

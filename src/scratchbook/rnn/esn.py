@@ -61,8 +61,11 @@ class EchoStateNetwork(BaseEstimator):
     ``leak_rate`` (1: no leak). ``fit(X, Y)`` drives the reservoir with X from a zero state, drops the
     first ``washout`` steps and fits the readout Y_t ≈ W_out [u_t; x_t] + b_out by ridge regression
     with penalty ``ridge``. ``predict(X)`` runs the reservoir from a zero state again (its first
-    ``washout`` outputs are transients). Fitted: ``W_in_`` (N, D), ``bias_`` (N,), ``W_res_`` (N, N),
-    ``W_out_`` (O, D + N), ``b_out_`` (O,), ``n_features_in_``.
+    ``washout`` outputs are transients), or, with ``reset=False``, from the state where the last
+    ``fit`` or ``predict`` left it, so a series can be read in pieces. ``generate(n_steps)`` runs the
+    network closed on itself (chapter 7): its last output is its next input. Fitted: ``W_in_`` (N, D),
+    ``bias_`` (N,), ``W_res_`` (N, N), ``W_out_`` (O, D + N), ``b_out_`` (O,), ``n_features_in_``, and
+    ``state_`` (N,) and ``output_`` (O,), the reservoir state and the readout after the last step read.
     """
 
     def __init__(
@@ -99,9 +102,10 @@ class EchoStateNetwork(BaseEstimator):
         self.bias_ = rng.uniform(-s, s, size=N)
         self.W_res_ = set_spectral_radius(rng.standard_normal((N, N)), self.spectral_radius)
 
-    def _features(self, X: Array) -> Array:
-        """The readout's input [u_t; x_t] for every step, shape (T, D + N)."""
-        states = run_reservoir(X, self.W_in_, self.W_res_, self.bias_, self.leak_rate)
+    def _features(self, X: Array, x0: Array | None = None) -> Array:
+        """The readout's input [u_t; x_t] for every step, shape (T, D + N), from the state x0 (zeros if None)."""
+        states = run_reservoir(X, self.W_in_, self.W_res_, self.bias_, self.leak_rate, x0=x0)
+        self.state_ = states[-1].copy()
         return np.hstack([X, states])
 
     def fit(self, X: Array, Y: Array) -> EchoStateNetwork:
@@ -117,8 +121,10 @@ class EchoStateNetwork(BaseEstimator):
         Y2 = Y.reshape(len(Y), -1)
         self.n_features_in_ = X.shape[1]
         self._init_reservoir(X.shape[1])
-        Z = self._features(X)[self.washout :]
+        Z_all = self._features(X)
+        Z = Z_all[self.washout :]
         self.W_out_, self.b_out_ = ridge_readout(Z, Y2[self.washout :], self.ridge)
+        self.output_ = Z_all[-1] @ self.W_out_.T + self.b_out_
         return self
 
     def transform(self, X: Array) -> Array:
@@ -127,11 +133,44 @@ class EchoStateNetwork(BaseEstimator):
         X = self._check_X(X)
         return run_reservoir(X, self.W_in_, self.W_res_, self.bias_, self.leak_rate)
 
-    def predict(self, X: Array) -> Array:
-        """The readout at every step of X (T, D): shape (T,) or (T, O) like the Y given to fit."""
+    def predict(self, X: Array, reset: bool = True) -> Array:
+        """The readout at every step of X (T, D): shape (T,) or (T, O) like the Y given to fit.
+
+        ``reset=True`` starts from a zero state; ``reset=False`` continues from ``state_``, where the
+        last ``fit`` or ``predict`` ended, so no new washout is needed.
+        """
         check_is_fitted(self)
         X = self._check_X(X)
-        out = self._features(X) @ self.W_out_.T + self.b_out_
+        if not isinstance(reset, bool):
+            raise TypeError(f"reset must be a bool, got {type(reset).__name__}")
+        out = self._features(X, x0=None if reset else self.state_) @ self.W_out_.T + self.b_out_
+        self.output_ = out[-1].copy()
+        return out[:, 0] if self._y_1d else out
+
+    def generate(self, n_steps: int) -> Array:
+        """Run closed on itself for ``n_steps`` from where the last ``fit``/``predict`` ended, Eq. (lm-esn-loop).
+
+        For a one-step-ahead predictor (Y_t ≈ X_{t+1}) the last readout ``output_`` is the next input:
+        returns ``output_`` followed by the readouts obtained by feeding each one back as the next
+        input, n_steps values in all, shape (n_steps,) or (n_steps, O). Needs outputs of the input's
+        size. Afterwards the network has read every returned value, so ``state_`` and ``output_`` are
+        ready for the next call, as after ``fit``.
+        """
+        check_is_fitted(self)
+        n_steps = check_int("n_steps", n_steps, low=1)
+        if self.W_out_.shape[0] != self.n_features_in_:
+            raise ValueError(
+                f"generate needs as many outputs as inputs to feed its output back, got {self.W_out_.shape[0]} "
+                f"outputs and {self.n_features_in_} inputs"
+            )
+        x, y = self.state_.copy(), self.output_.copy()
+        out = np.empty((n_steps, len(y)))
+        with np.errstate(over="ignore", invalid="ignore"):  # a loop that diverges ends in inf: a result, not a bug
+            for t in range(n_steps):
+                out[t] = y
+                x = reservoir_step(x, y, self.W_in_, self.W_res_, self.bias_, self.leak_rate)
+                y = self.W_out_ @ np.concatenate([y, x]) + self.b_out_
+        self.state_, self.output_ = x, y  # read through the last value: output_ is the next one, as after fit
         return out[:, 0] if self._y_1d else out
 
     def _check_X(self, X: Array) -> Array:

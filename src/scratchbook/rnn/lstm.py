@@ -13,7 +13,15 @@ import torch
 from scratchbook._validation import check_option
 from scratchbook.rnn._stacked import StackedRecurrent
 
-__all__ = ["VARIANTS", "LSTM", "lstm_cell", "lstm_step", "LSTMLayerFunction"]
+__all__ = [
+    "VARIANTS",
+    "LSTM",
+    "lstm_cell",
+    "lstm_step",
+    "lstm_layer_forward",
+    "lstm_layer_backward",
+    "LSTMLayerFunction",
+]
 
 VARIANTS = (
     "vanilla",  # torch.nn.LSTM: input, forget and output gates, no peepholes
@@ -88,6 +96,63 @@ def lstm_step(
     pre = x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh
     h, c, _ = lstm_cell(pre, c, check_option("variant", variant, VARIANTS))
     return h, c
+
+
+def lstm_layer_forward(
+    x_part: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor, weight_hh: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The vanilla LSTM's loop over time from x_part = x W_ihᵀ + b (T×B×4H); returns hs, cs, gates.
+
+    ``hs`` and ``cs`` hold h_0 … h_T and c_0 … c_T ((T+1)×B×H), ``gates`` the i, f, g, o of every step
+    (T×B×4H): what the backward pass :func:`lstm_layer_backward` needs. The readable twin of
+    :class:`LSTMLayerFunction`'s forward.
+    """
+    hs, cs, gates = [h0], [c0], []
+    for t in range(len(x_part)):
+        z = x_part[t] + hs[-1] @ weight_hh.T  # the four pre-activations
+        z_i, z_f, z_g, z_o = z.chunk(4, dim=-1)
+        i, f, g, o = torch.sigmoid(z_i), torch.sigmoid(z_f), torch.tanh(z_g), torch.sigmoid(z_o)  # Eq. (lstm-gates)
+        cs.append(f * cs[-1] + i * g)  # Eq. (lstm-cell)
+        hs.append(o * torch.tanh(cs[-1]))  # Eq. (lstm-hidden)
+        gates.append(torch.cat([i, f, g, o], dim=-1))
+    return torch.stack(hs), torch.stack(cs), torch.stack(gates)
+
+
+def lstm_layer_backward(
+    hs: torch.Tensor,
+    cs: torch.Tensor,
+    gates: torch.Tensor,
+    weight_hh: torch.Tensor,
+    grad_out: torch.Tensor,
+    grad_h: torch.Tensor,
+    grad_c: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Eqs. (lstm-bptt), one line each: ∂L/∂x_part, ∂L/∂h_0, ∂L/∂c_0 and ∂L/∂W_hh.
+
+    ``grad_out`` (T×B×H) is ∂L/∂h_t from the outputs, ``grad_h`` and ``grad_c`` the gradients of the
+    final state h_T and c_T; ``hs``, ``cs`` and ``gates`` come from :func:`lstm_layer_forward`.
+    """
+    dh, dc = grad_h, grad_c  # what reaches h_T and c_T from after the sequence
+    dz = [None] * len(gates)
+    for t in reversed(range(len(gates))):  # t = T−1, …, 0 stands for steps T, …, 1
+        i, f, g, o = gates[t].chunk(4, dim=-1)
+        c_prev, c = cs[t], cs[t + 1]
+        dh = dh + grad_out[t]  # every path into h_t: the output at t and the next step
+        dc = dc + dh * o * (1 - torch.tanh(c) ** 2)  # δc_t: from c_{t+1} (already ⊙ f_{t+1}) and h_t
+        dz[t] = torch.cat(
+            [
+                dc * g * i * (1 - i),  # δz^i_t
+                dc * c_prev * f * (1 - f),  # δz^f_t
+                dc * i * (1 - g**2),  # δz^g_t
+                dh * torch.tanh(c) * o * (1 - o),  # δz^o_t
+            ],
+            dim=-1,
+        )
+        dc = dc * f  # the carousel: δc_t ⊙ f_t goes to c_{t-1}
+        dh = dz[t] @ weight_hh  # W_hhᵀ δz_t goes to h_{t-1}
+    dz = torch.stack(dz)
+    grad_w = torch.einsum("tbk,tbh->kh", dz, hs[:-1])  # Σ_t δz_t h_{t-1}ᵀ
+    return dz, dh, dc, grad_w
 
 
 class LSTMLayerFunction(torch.autograd.Function):
