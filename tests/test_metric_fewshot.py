@@ -71,25 +71,34 @@ def test_fit_with_episodes_lowers_the_loss(glyphs):
     assert history[-10:].mean() < 0.7 * history[:10].mean()
 
 
-def test_nearest_neighbour_accuracy_matches_sklearn_on_the_same_episodes(glyphs):
-    from sklearn.neighbors import KNeighborsClassifier
+def test_episode_accuracy_matches_sklearn_and_few_shot_accuracy_on_the_same_episodes(glyphs):
+    from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 
     from scratchbook.metric.deep import few_shot_accuracy, sample_episode
-    from scratchbook.metric.fewshot import nearest_neighbour_accuracy
+    from scratchbook.metric.fewshot import episode_accuracy
 
     X, y = glyphs.data.astype(np.float64), glyphs.target
-    ours = nearest_neighbour_accuracy(X, y, 5, 2, n_query=3, episodes=20, random_state=4)
+    nn = episode_accuracy(X, y, 5, 2, n_query=3, episodes=20, random_state=4, rule="nearest_neighbour")
+    mean = episode_accuracy(X, y, 5, 2, n_query=3, episodes=20, random_state=4)
     rng = np.random.default_rng(4)
-    for acc in ours:
+    for acc_nn, acc_mean in zip(nn, mean):
         s, q = sample_episode(y, 5, 2, 3, rng)
         knn = KNeighborsClassifier(n_neighbors=1).fit(X[s], y[s])
-        assert acc == pytest.approx((knn.predict(X[q]) == y[q]).mean())
-    # at one shot, the nearest neighbour is the nearest prototype, episode by episode
-    one_nn = nearest_neighbour_accuracy(X, y, 5, 1, n_query=3, episodes=20, random_state=2)
-    proto = few_shot_accuracy(None, X, y, 5, 1, n_query=3, episodes=20, random_state=2)
-    np.testing.assert_allclose(one_nn, proto, atol=1e-6)
+        assert acc_nn == pytest.approx((knn.predict(X[q]) == y[q]).mean())
+        centroid = NearestCentroid().fit(X[s], y[s])
+        assert acc_mean == pytest.approx((centroid.predict(X[q]) == y[q]).mean())
+    # the prototype rule is few_shot_accuracy's, episode by episode
+    proto = few_shot_accuracy(None, X, y, 5, 3, n_query=3, episodes=20, random_state=2)
+    np.testing.assert_allclose(episode_accuracy(X, y, 5, 3, n_query=3, episodes=20, random_state=2), proto, atol=1e-6)
+    # at one shot the two rules agree
+    np.testing.assert_allclose(
+        episode_accuracy(X, y, 5, 1, episodes=10, n_query=3, rule="nearest_neighbour"),
+        episode_accuracy(X, y, 5, 1, episodes=10, n_query=3),
+    )
     with pytest.raises(ValueError, match="y must"):
-        nearest_neighbour_accuracy(X, y[:-1], 5, 1)
+        episode_accuracy(X, y[:-1], 5, 1)
+    with pytest.raises(ValueError, match="rule"):
+        episode_accuracy(X, y, 5, 1, rule="svm")
 
 
 @pytest.mark.parametrize("method", ["prototypical", "triplet", "proxy_nca", "proxy_anchor", "arcface"])

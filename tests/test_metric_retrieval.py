@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 from sklearn.neighbors import NearestNeighbors
 
-from scratchbook.metric.retrieval import map_at_r, mean_confidence_interval, r_precision, recall_at_k
+from scratchbook.metric.retrieval import map_at_r, mean_confidence_interval, r_precision, recall_at_k, retrieval_scores
 
 pml = pytest.importorskip("pytorch_metric_learning")
 
@@ -41,6 +41,10 @@ def test_equal_to_pytorch_metric_learning(seed, unbalanced):
     assert recall_at_k(X, y, ks=(1,))[1] == pytest.approx(ref["precision_at_1"], abs=1e-12)
     assert r_precision(X, y) == pytest.approx(ref["r_precision"], abs=1e-12)
     assert map_at_r(X, y) == pytest.approx(ref["mean_average_precision_at_r"], abs=1e-12)
+    scores = retrieval_scores(X, y, ks=(1,))
+    assert scores["recall@1"] == pytest.approx(ref["precision_at_1"], abs=1e-12)
+    assert scores["r_precision"] == pytest.approx(ref["r_precision"], abs=1e-12)
+    assert scores["map_at_r"] == pytest.approx(ref["mean_average_precision_at_r"], abs=1e-12)
 
 
 def test_recall_at_k_equals_brute_force():
@@ -121,3 +125,25 @@ def test_map_at_r_checker_accepts_a_right_answer_and_rejects_a_wrong_one(capsys)
         raise NotImplementedError
 
     assert not check_map_at_r(not_done)
+
+
+def test_partial_ranking_is_the_head_of_the_full_one():
+    from scratchbook.metric.retrieval import retrieval_ranking
+
+    X, y = _data(7, unbalanced=True)
+    full, R = retrieval_ranking(X, y)
+    head, R_head = retrieval_ranking(X, y, depth=5)
+    np.testing.assert_array_equal(head, full[:, :5])
+    np.testing.assert_array_equal(R, R_head)
+    np.testing.assert_array_equal(R, full.sum(1))
+    scores = retrieval_scores(X, y, ks=(1, 2))
+    assert scores == pytest.approx(
+        {
+            "recall@1": recall_at_k(X, y, (1,))[1],
+            "recall@2": recall_at_k(X, y, (2,))[2],
+            "r_precision": r_precision(X, y),
+            "map_at_r": map_at_r(X, y),
+        }
+    )
+    with pytest.raises(ValueError, match="depth"):
+        retrieval_ranking(X, y, depth=0)

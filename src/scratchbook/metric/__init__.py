@@ -20,7 +20,9 @@ from scratchbook.metric.mmc import MMC
 from scratchbook.metric.nca import NCA
 from scratchbook.metric.rca import RCA
 
-# --- Retrieval and few-shot evaluation (chapter 5) ---
+# --- Retrieval and few-shot evaluation (chapter 5); Fisher-HSIC ---
+# isort: split
+from scratchbook.metric.hsic import FisherHSIC
 from scratchbook.metric.retrieval import map_at_r, mean_confidence_interval, r_precision, recall_at_k
 
 __all__: list[str] = [
@@ -54,7 +56,7 @@ from scratchbook.metric.experiments import evaluate  # noqa: E402
 __all__ += ["sample_pairs", "evaluate"]
 
 # --- Retrieval and few-shot evaluation (chapter 5) ---
-__all__ += ["recall_at_k", "r_precision", "map_at_r", "mean_confidence_interval"]
+__all__ += ["recall_at_k", "r_precision", "map_at_r", "mean_confidence_interval", "FisherHSIC"]
 __all__ += ["proxy_nca_loss", "proxy_anchor_loss", "arcface_loss", "WithProxies"]
 _DEEP_CH5 = {
     "proxy_nca_loss": "losses",

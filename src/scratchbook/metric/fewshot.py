@@ -26,7 +26,7 @@ __all__ = [
     "episode_batches",
     "episodic_prototypical_loss",
     "pk_batches",
-    "nearest_neighbour_accuracy",
+    "episode_accuracy",
     "METHODS",
     "TRAINING",
     "train_fewshot",
@@ -100,30 +100,48 @@ def pk_batches(X: np.ndarray, y: np.ndarray, n_classes: int, n_per_class: int) -
     return batches
 
 
-def nearest_neighbour_accuracy(
-    Z: np.ndarray, y: np.ndarray, n_way: int, n_shot: int, n_query: int = 10, episodes: int = 200, random_state: int = 0
+def episode_accuracy(
+    Z: np.ndarray,
+    y: np.ndarray,
+    n_way: int,
+    n_shot: int,
+    n_query: int = 10,
+    episodes: int = 200,
+    random_state: int = 0,
+    rule: str = "prototype",
 ) -> np.ndarray:
-    """Query accuracy of 1-nearest-neighbour classification (Euclidean, on the rows of ``Z``) in random episodes.
+    """Query accuracy of each of ``episodes`` random episodes on the rows of ``Z`` (fixed features).
 
-    The episodes are those of :func:`scratchbook.metric.deep.few_shot_accuracy` with the same
-    ``random_state``, so the two classifiers can be compared episode by episode.
+    ``rule="prototype"``: the nearest class mean of the support set (squared Euclidean), as
+    :func:`scratchbook.metric.deep.few_shot_accuracy` computes for ``model=None``, on the same
+    episodes for the same ``random_state``; ``"nearest_neighbour"``: the label of the nearest
+    support example. All episodes are drawn first and classified at once, in NumPy.
     """
+    check_option("rule", rule, ("prototype", "nearest_neighbour"))
     Z = check_array("Z", Z, ndim=2)
     y = np.asarray(y)
     if y.shape != (len(Z),):
         raise ValueError(f"y must have shape ({len(Z)},) to match Z, got {y.shape}")
+    episodes = check_int("episodes", episodes, low=1)
     rng = np.random.default_rng(random_state)
-    accs = np.empty(check_int("episodes", episodes, low=1))
-    for e in range(episodes):
-        s, q = sample_episode(y, n_way, n_shot, n_query, rng)
-        d = ((Z[q, None, :] - Z[None, s, :]) ** 2).sum(-1)
-        accs[e] = (y[s][d.argmin(1)] == y[q]).mean()
-    return accs
+    draws = [sample_episode(y, n_way, n_shot, n_query, rng) for _ in range(episodes)]
+    support = np.stack([s for s, _ in draws])  # (E, n_way·n_shot), class by class
+    query = np.stack([q for _, q in draws])  # (E, n_way·n_query)
+    S, Q = Z[support], Z[query]
+    if rule == "prototype":
+        S = S.reshape(episodes, n_way, n_shot, -1).mean(axis=2)
+        support_labels = y[support[:, ::n_shot]]
+    else:
+        support_labels = y[support]
+    d = (Q**2).sum(-1)[:, :, None] - 2 * Q @ S.transpose(0, 2, 1) + (S**2).sum(-1)[:, None, :]
+    predicted = np.take_along_axis(support_labels, d.argmin(axis=2), axis=1)
+    return (predicted == y[query]).mean(axis=1)
 
 
 TRAINING = {
     "steps": 500,
     "lr": 1e-3,
+    "channels": 16,
     "out_features": 64,
     "seed": 0,
     "episode": {"n_way": 20, "n_shot": 1, "n_query": 4},
@@ -158,7 +176,7 @@ def train_fewshot(
     t = TRAINING
     X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
     torch.manual_seed(t["seed"])
-    net = ConvEmbedding(out_features=t["out_features"])
+    net = ConvEmbedding(channels=t["channels"], out_features=t["out_features"])
     common = {
         "steps": t["steps"] if steps is None else steps,
         "lr": t["lr"],

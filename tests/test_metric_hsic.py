@@ -1,0 +1,122 @@
+"""Fisher-HSIC: HSIC from its definition, optimality of the eigenvectors, the estimator API."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.utils.estimator_checks import check_estimator
+
+from scratchbook.datasets import load_standardized
+from scratchbook.metric.hsic import FisherHSIC, hsic, label_kernel
+
+
+def _hsic_by_sums(K, L):
+    """Gretton et al.'s three-term form of the biased HSIC, rescaled from 1/n² to 1/(n − 1)²."""
+    n = len(K)
+    v = (K * L).sum() / n**2 + K.sum() * L.sum() / n**4 - 2 * (K @ L).sum() / n**3
+    return v * n**2 / (n - 1) ** 2
+
+
+def test_hsic_equals_its_definition():
+    rng = np.random.default_rng(0)
+    A, B = rng.normal(size=(20, 3)), rng.normal(size=(20, 2))
+    K, L = A @ A.T, np.exp(-((B[:, None] - B[None]) ** 2).sum(-1))
+    assert hsic(K, L) == pytest.approx(_hsic_by_sums(K, L))
+    assert hsic(K, L) == pytest.approx(hsic(L, K))
+
+
+def test_hsic_of_independent_and_dependent_data():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(400, 1))
+    linear = lambda z: z @ z.T  # noqa: E731
+    independent = hsic(linear(x), linear(rng.normal(size=(400, 1))))
+    dependent = hsic(linear(x), linear(x + 0.1 * rng.normal(size=(400, 1))))
+    assert independent < 0.05 * dependent
+
+
+@pytest.fixture(scope="module")
+def wine():
+    data = load_standardized("wine")
+    return data.data, data.target
+
+
+def test_objective_is_the_hsic_of_the_projection(wine):
+    X, y = wine
+    model = FisherHSIC(n_components=2).fit(X, y)
+    Z = model.transform(X)
+    # HSIC of the projected data with the labels, computed from the kernel matrices, equals Σ λ_k
+    assert hsic(Z @ Z.T, label_kernel(y)) == pytest.approx(model.eigenvalues_.sum(), rel=1e-8)
+
+
+def test_eigenvectors_are_optimal_under_the_constraint(wine):
+    X, y = wine
+    model = FisherHSIC(n_components=2, reg=1e-6).fit(X, y)
+    A, Sw = FisherHSIC.hsic_matrix(X, y), FisherHSIC.within_scatter(X, y)
+    Sw = Sw + 1e-6 * np.trace(Sw) / X.shape[1] * np.eye(X.shape[1])
+    U = model.components_.T
+    np.testing.assert_allclose(U.T @ Sw @ U, np.eye(2), atol=1e-8)  # feasible
+    best = np.trace(U.T @ A @ U)
+    # any other feasible U (Uᵀ S_w U = I) does no better: random ones, and perturbations of the optimum
+    R = np.linalg.cholesky(Sw)  # Sw = R Rᵀ; feasible U = R⁻ᵀ Q with orthonormal Q
+    rng = np.random.default_rng(2)
+    for scale in (None, 1e-3, 1e-1):
+        for _ in range(50):
+            if scale is None:
+                Q = np.linalg.qr(rng.normal(size=(X.shape[1], 2)))[0]
+            else:
+                Q = np.linalg.qr(R.T @ U + scale * rng.normal(size=(X.shape[1], 2)))[0]
+            V = np.linalg.solve(R.T, Q)
+            np.testing.assert_allclose(V.T @ Sw @ V, np.eye(2), atol=1e-8)
+            assert np.trace(V.T @ A @ V) <= best + 1e-10
+    # and the first-order condition: A U = S_w U Λ
+    np.testing.assert_allclose(A @ U, Sw @ U * model.eigenvalues_, atol=1e-10)
+
+
+def test_metric_is_psd_and_transform_matches_it(wine):
+    X, y = wine
+    model = FisherHSIC().fit(X, y)
+    assert model.components_.shape == (2, X.shape[1])  # n_classes − 1 directions by default
+    M = model.get_mahalanobis_matrix()
+    np.testing.assert_allclose(M, M.T)
+    assert np.linalg.eigvalsh(M).min() > -1e-10
+    d = X[0] - X[1]
+    assert np.sqrt(d @ M @ d) == pytest.approx(np.linalg.norm(model.transform(X[:1]) - model.transform(X[1:2])))
+
+
+def test_separates_classes_better_than_the_raw_features(wine):
+    from sklearn.model_selection import cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+
+    X, y = wine
+    rng = np.random.default_rng(3)
+    X_noisy = np.hstack([X, 3 * rng.normal(size=(len(X), 20))])  # 20 pure-noise features
+    raw = cross_val_score(KNeighborsClassifier(5), X_noisy, y, cv=5).mean()
+    learned = cross_val_score(make_pipeline(FisherHSIC(), KNeighborsClassifier(5)), X_noisy, y, cv=5).mean()
+    assert learned > raw + 0.05
+
+
+def test_passes_check_estimator():
+    check_estimator(FisherHSIC())
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, name",
+    [
+        ({"n_components": 0}, ValueError, "n_components"),
+        ({"n_components": 99}, ValueError, "n_components"),
+        ({"n_components": 1.5}, TypeError, "n_components"),
+        ({"reg": 0.0}, ValueError, "reg"),
+    ],
+)
+def test_bad_parameters_name_themselves(wine, kwargs, error, name):
+    X, y = wine
+    with pytest.raises(error, match=name):
+        FisherHSIC(**kwargs).fit(X, y)
+
+
+def test_bad_kernels_name_themselves():
+    with pytest.raises(ValueError, match="K"):
+        hsic(np.ones((3, 2)), np.ones((3, 3)))
+    with pytest.raises(ValueError, match="same shape"):
+        hsic(np.eye(3), np.eye(4))
