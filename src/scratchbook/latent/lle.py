@@ -107,7 +107,7 @@ def lle_embedding(
 
 
 def unrolled(Y: np.ndarray, t: np.ndarray) -> float:
-    """The absolute Spearman correlation between the position ``t`` along a sheet and the embedding coordinate that follows it best."""
+    """Absolute Spearman correlation of ``t`` (position along a sheet) with its best-matching embedding coordinate."""
     Y, t = np.asarray(Y, dtype=float), np.asarray(t, dtype=float)
     if Y.ndim != 2 or t.shape != (len(Y),):
         raise ValueError(f"Y must be (n, c) and t (n,), got Y{Y.shape} and t{t.shape}")
