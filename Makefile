@@ -52,6 +52,7 @@ bench-book: $(STAMP)  ## every notebook serially, timed as a multiple of the flo
 	$(NBVAL) -p no:xdist --bench-book $(NOTEBOOKS)
 
 site: $(STAMP)  ## build the website with warnings as errors (reuses the outputs of `make notebooks`)
+	@touch bibliography.md  # an incremental build then rewrites the one list with every chapter's new citations
 	$(BIN)/jupyter-book build . -W --keep-going
 
 browser:  ## make sure a Chromium is present for the website test (Debian's package)
