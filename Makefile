@@ -19,7 +19,7 @@ NBVAL  := $(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-t
 NOTEBOOKS := benchmarks/floor.ipynb chapters
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lint tex pdf release-check release book test unit notebooks bench-book site test-site browser student assignments lab clean
+.PHONY: help venv lint tex pdf release-check release book test unit notebooks bench-book site website test-site browser student assignments lab clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -41,8 +41,9 @@ book: notebooks  ## execute every notebook (on every core) and build the website
 	$(BIN)/jupyter-book build .
 	@echo "The book is at: file://$(CURDIR)/_build/html/index.html"
 
+UNIT_JOBS ?= $(JOBS)
 unit: $(STAMP)  ## unit tests of the package only
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile tests --ignore=tests/site --ignore=tests/pdf
+	$(BIN)/python -m pytest -n $(UNIT_JOBS) --dist loadfile tests --ignore=tests/site --ignore=tests/pdf
 
 notebooks: $(STAMP)  ## every notebook once under nbval, in parallel; fills the cache the book build reads
 	$(NBVAL) -n $(JOBS) --dist loadfile $(NOTEBOOKS)
@@ -68,8 +69,10 @@ test-site: $(STAMP) browser  ## the built website in a real browser (pages, figu
 test: $(STAMP)  ## lint, every notebook once under nbval, the website with -W and the unit tests side by side, the browser test
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory notebooks
-	@# the website build runs on one core: the unit tests take the other
-	$(MAKE) --no-print-directory -j2 --output-sync=target site unit JOBS=0
+	@# the unit tests on one core, side by side with the website: its build (one core), then the browser test
+	$(MAKE) --no-print-directory -j2 --output-sync=target unit website UNIT_JOBS=0
+
+website: site  # (make test) the website built, then tested in the browser
 	$(MAKE) --no-print-directory test-site
 
 TEX_PACKAGES := texlive-xetex texlive-latex-extra texlive-fonts-recommended texlive-fonts-extra latexmk \
