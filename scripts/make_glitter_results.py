@@ -4,7 +4,7 @@
 
 The task is :func:`digits_glitter_task`: a 64 → 128 → 10 teacher trained on the upright training digits,
 ``--n-labelled`` of them, each with a fixed pool of ``--k2`` augmentations. A 64 → 32 → 10 student is
-distilled from the teacher on them (:func:`distil_with_pool`) for every strategy and seed. Each seed
+distilled from the teacher on them (:func:`distill_with_pool`) for every strategy and seed. Each seed
 draws the student's initialization, its mini-batches and the random selection; the teacher, the
 labelled subset and the pool stay fixed. The file holds the test accuracies (strategies × seeds), the
 student's forward and backward sample passes, the wall time of each run (one CPU thread; a few minutes
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from scratchbook.compact import accuracy
-from scratchbook.compact.glitter import digits_glitter_task, distil_with_pool
+from scratchbook.compact.glitter import digits_glitter_task, distill_with_pool
 
 ROOT = Path(__file__).resolve().parents[1]
 # name -> (strategy, k1)
@@ -55,7 +55,7 @@ def main() -> None:
         strategy, k1 = STRATEGIES[name]
         for seed in range(args.seeds):
             start = time.perf_counter()
-            student, loss = distil_with_pool(teacher, X, y, pool, strategy, k1, steps=args.steps, random_state=seed)
+            student, loss = distill_with_pool(teacher, X, y, pool, strategy, k1, steps=args.steps, random_state=seed)
             seconds[i, seed] = time.perf_counter() - start
             acc[i, seed] = accuracy(student, task.X_test, task.y_test)
         passes[i] = loss.forward_, loss.backward_

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from scratchbook.compact import AugmentedKD, augment_pool, distil_with_pool, glitter_select
+from scratchbook.compact import AugmentedKD, augment_pool, distill_with_pool, glitter_select
 from scratchbook.compact.checks import check_glitter_pick
 
 
@@ -168,7 +168,7 @@ def test_augmented_kd_rejects_bad_arguments():
         AugmentedKD(teacher)(student, xb[:, 0], yb, 0)
 
 
-def test_distil_with_pool_learns_digits_and_checks_the_pool():
+def test_distill_with_pool_learns_digits_and_checks_the_pool():
     from sklearn.datasets import load_digits
 
     from scratchbook.compact import accuracy, make_mlp, train_classifier
@@ -178,19 +178,19 @@ def test_distil_with_pool_learns_digits_and_checks_the_pool():
     teacher = make_mlp([64, 64, 10])
     train_classifier(teacher, X[:600], y[:600], steps=150, progress=False)
     pool = augment_pool(X[:200], 4)
-    student, loss = distil_with_pool(teacher, X[:200], y[:200], pool, "glitter", steps=100)
+    student, loss = distill_with_pool(teacher, X[:200], y[:200], pool, "glitter", steps=100)
     assert accuracy(student, X[1000:], y[1000:]) > 0.75
     assert (loss.forward_, loss.backward_) == (100 * 32 * (2 + 4), 100 * 32 * 2)
     with pytest.raises(ValueError, match="pool"):
-        distil_with_pool(teacher, X[:200], y[:200], pool[:100])
+        distill_with_pool(teacher, X[:200], y[:200], pool[:100])
 
 
-def test_distil_with_pool_checks_the_teacher():
+def test_distill_with_pool_checks_the_teacher():
     X, pool, y = np.zeros((4, 3), np.float32), np.zeros((4, 2, 3), np.float32), np.zeros(4, np.int64)
     with pytest.raises(TypeError, match="^teacher "):
-        distil_with_pool(lambda x: x, X, y, pool, steps=1)
+        distill_with_pool(lambda x: x, X, y, pool, steps=1)
     with pytest.raises(ValueError, match="^teacher .*nn.Linear"):
-        distil_with_pool(nn.Sequential(nn.ReLU()), X, y, pool, steps=1)
+        distill_with_pool(nn.Sequential(nn.ReLU()), X, y, pool, steps=1)
 
 
 def test_augmented_kd_moves_the_teacher_to_eval_mode_in_place():

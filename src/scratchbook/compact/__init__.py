@@ -20,7 +20,13 @@ from scratchbook.compact.distillation import (
     soft_targets,
     virtual_teacher,
 )
-from scratchbook.compact.glitter import AugmentedKD, augment_pool, digits_glitter_task, distil_with_pool, glitter_select
+from scratchbook.compact.glitter import (
+    AugmentedKD,
+    augment_pool,
+    digits_glitter_task,
+    distill_with_pool,
+    glitter_select,
+)
 from scratchbook.compact.lora import (
     DyLoRALinear,
     LoRALinear,
@@ -41,7 +47,7 @@ __all__: list[str] = [
     "glitter_select",
     "augment_pool",
     "AugmentedKD",
-    "distil_with_pool",
+    "distill_with_pool",
     "digits_glitter_task",
     "LoRALinear",
     "DyLoRALinear",

@@ -24,7 +24,7 @@ from scratchbook.compact.tasks import digits_transfer
 from scratchbook.compact.training import fit, make_mlp, train_classifier
 from scratchbook.utils import get_device
 
-__all__ = ["glitter_select", "augment_pool", "AugmentedKD", "distil_with_pool", "digits_glitter_task"]
+__all__ = ["glitter_select", "augment_pool", "AugmentedKD", "distill_with_pool", "digits_glitter_task"]
 
 STRATEGIES = ("none", "all", "random", "glitter")
 
@@ -155,7 +155,7 @@ class AugmentedKD:
         return loss + kd_loss(student(x_aug), t_aug, yb.repeat_interleave(idx.shape[1]), self.temperature, 1.0)
 
 
-def distil_with_pool(
+def distill_with_pool(
     teacher: nn.Module,
     X: np.ndarray,
     y: np.ndarray,

@@ -56,15 +56,16 @@ class MahalanobisMixin(TransformerMixin, BaseEstimator):
     """
 
     def _validate(self, X, y=None, reset: bool = True):
-        """scikit-learn's checks of X (and y), naming X when it is not 2-D."""
-        try:
-            if y is None:
-                return validate_data(self, X, dtype=np.float64, reset=reset)
-            return validate_data(self, X, y, dtype=np.float64, reset=reset, ensure_min_samples=2)
-        except ValueError as err:
-            if "Expected 2D array" in str(err):
-                raise ValueError(f"X must be 2-D of shape (n_samples, n_features). {err}") from None
-            raise
+        """scikit-learn's checks of X (and y), after naming X when it is not 2-D."""
+        ndim = 2 if hasattr(X, "tocsr") else np.asarray(X).ndim  # sparse input is left to scikit-learn
+        if ndim != 2:
+            raise ValueError(
+                f"X must be 2-D of shape (n_samples, n_features), got {ndim} dimension(s). Reshape your data, "
+                "e.g. with X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single sample."
+            )
+        if y is None:
+            return validate_data(self, X, dtype=np.float64, reset=reset)
+        return validate_data(self, X, y, dtype=np.float64, reset=reset, ensure_min_samples=2)
 
     def fit(self, X, y):
         """Learn the metric from data X (n×d) and class labels y (n,)."""
