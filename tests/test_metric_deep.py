@@ -23,7 +23,7 @@ from scratchbook.metric.deep import (
     contrastive_loss,
     distance_weighted_sampling,
     embed,
-    pairwise_distances,
+    embedding_distances,
     prototype_logits,
     prototypes,
     prototypical_loss,
@@ -112,7 +112,7 @@ def test_contrastive_equals_a_loop_and_pytorch_metric_learning(seed, pos_margin,
 
 def test_distances_have_finite_gradients_at_zero():
     E = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=torch.float64, requires_grad=True)
-    D = pairwise_distances(E)
+    D = embedding_distances(E)
     assert torch.allclose(D, torch.as_tensor(unit_distances(E.detach())), atol=1e-12)
     triplet_loss(E, torch.tensor([0, 0, 1]), mining="batch_all", margin=0.5).backward()
     assert torch.isfinite(E.grad).all()
@@ -120,7 +120,7 @@ def test_distances_have_finite_gradients_at_zero():
 
 def test_distance_weighted_sampling_draws_valid_negatives_with_the_right_weights():
     E, y = batch(9, n=20, d=4)
-    D = pairwise_distances(E)
+    D = embedding_distances(E)
     a, p, n = distance_weighted_sampling(D, y, n_dims=4, generator=torch.Generator().manual_seed(0))
     assert (y[a] == y[p]).all() and (y[a] != y[n]).all() and (a != p).all()
     # the weight of a negative at distance d is 1/q(d) ∝ d^{-(n-2)} (1 - d²/4)^{-(n-3)/2}; draw many times

@@ -184,12 +184,12 @@ def check_batch_hard(fn) -> bool:
     """Check ``fn(D, y, margin) -> losses``: batch-hard triplet losses, one per anchor, from distances D (n×n)."""
     import torch
 
-    from scratchbook.metric.deep import mine_triplets, pairwise_distances
+    from scratchbook.metric.deep import embedding_distances, mine_triplets
 
     rng = np.random.default_rng(4)
     y = np.repeat(np.arange(4), 4)
     E = torch.as_tensor(rng.normal(size=(len(y), 3)))
-    D = pairwise_distances(E)
+    D = embedding_distances(E)
     a, p, n = mine_triplets(D, torch.as_tensor(y), mining="batch_hard")
     expected = torch.relu(D[a, p] - D[a, n] + 0.2).numpy()
     answer = call_or_none(fn, D.numpy().copy(), y.copy(), 0.2)

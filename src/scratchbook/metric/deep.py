@@ -17,7 +17,7 @@ from scratchbook.utils import get_device, torch_threads
 
 __all__ = [
     "MINING",
-    "pairwise_distances",
+    "embedding_distances",
     "mine_triplets",
     "distance_weighted_sampling",
     "triplet_loss",
@@ -54,7 +54,7 @@ def _check_batch(embeddings: torch.Tensor, labels: torch.Tensor) -> tuple[torch.
     return embeddings, labels
 
 
-def pairwise_distances(embeddings: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+def embedding_distances(embeddings: torch.Tensor, normalize: bool = True) -> torch.Tensor:
     """Euclidean distances between all rows (n×n), differentiable also where a distance is zero."""
     if normalize:
         embeddings = nn.functional.normalize(embeddings, dim=1)
@@ -181,7 +181,7 @@ def triplet_loss(
     check_option("reduction", reduction, REDUCTIONS)
     if mining == "distance_weighted" and not normalize:
         raise ValueError("mining='distance_weighted' assumes unit-length embeddings: use normalize=True")
-    dist = pairwise_distances(embeddings, normalize=normalize)
+    dist = embedding_distances(embeddings, normalize=normalize)
     a, p, n = mine_triplets(dist, labels, mining=mining, generator=generator, n_dims=embeddings.shape[1])
     losses = torch.relu(dist[a, p] - dist[a, n] + margin)
     return _reduce(losses, reduction)
@@ -206,7 +206,7 @@ def contrastive_loss(
     pos_margin = check_real("pos_margin", pos_margin, low=0.0)
     neg_margin = check_real("neg_margin", neg_margin, low=0.0)
     check_option("reduction", reduction, REDUCTIONS)
-    dist = pairwise_distances(embeddings, normalize=normalize)
+    dist = embedding_distances(embeddings, normalize=normalize)
     positive, negative = _masks(labels)
     power = 2 if squared else 1
     pos = torch.relu(dist[positive] - pos_margin) ** power
