@@ -127,6 +127,11 @@ def digits_learners(names: list[str] | None = None, n_components: int = 30) -> d
         "NCA": lambda: whitened(NCA(random_state=0)),
         "ITML": lambda: whitened(ITML(max_iter=50, random_state=0)),
     }
+    return _select(factories, names)
+
+
+def _select(factories: dict, names: list[str] | None) -> dict:
+    """The factories named in ``names`` (all of them for None), in that order."""
     if names is None:
         return factories
     unknown = [n for n in names if n not in factories]
@@ -187,12 +192,7 @@ def noisy_learners(names: list[str] | None = None) -> dict[str, Callable[[], obj
         "NCA": standardized(lambda: NCA(random_state=0)),
         "ITML": standardized(lambda: ITML(max_iter=50, random_state=0)),
     }
-    if names is None:
-        return factories
-    unknown = [n for n in names if n not in factories]
-    if unknown:
-        raise ValueError(f"names must be among {list(factories)}, got {unknown}")
-    return {n: factories[n] for n in names}
+    return _select(factories, names)
 
 
 def load_scores(
