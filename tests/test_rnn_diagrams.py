@@ -55,3 +55,14 @@ def test_bad_sizes_name_the_argument():
         diagrams.bidirectional_diagram(2.5)
     with pytest.raises(ValueError, match="layers"):
         diagrams.bilm_diagram(layers=0)
+
+
+def test_teacher_forcing_diagram_feeds_text_then_samples():
+    fig = diagrams.teacher_forcing_diagram("return")
+    forced, free = ([t.get_text() for t in ax.texts] for ax in fig.axes)
+    assert [t for t in forced if t.startswith("'")] == ["'r'", "'e'", "'t'", "'u'", "'r'"]  # the text itself
+    assert [t for t in free if t.startswith("'")] == ["'r'"]  # only the first input comes from the text
+    assert [t for t in free if t.startswith("ĉ")] == ["ĉ2", "ĉ3", "ĉ4", "ĉ5"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="text"):
+        diagrams.teacher_forcing_diagram("r")

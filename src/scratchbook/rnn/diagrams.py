@@ -13,7 +13,14 @@ from matplotlib.figure import Figure
 
 from scratchbook._validation import check_int
 
-__all__ = ["unrolled_rnn", "lstm_cell_diagram", "gru_cell_diagram", "bidirectional_diagram", "bilm_diagram"]
+__all__ = [
+    "unrolled_rnn",
+    "lstm_cell_diagram",
+    "gru_cell_diagram",
+    "bidirectional_diagram",
+    "bilm_diagram",
+    "teacher_forcing_diagram",
+]
 
 STATE, GATE, OP, PLAIN = "#e8f0fa", "#fdebd3", "white", "white"
 
@@ -195,4 +202,34 @@ def bilm_diagram(steps: int = 4, layers: int = 2) -> Figure:
         ha="center",
         fontsize=9,
     )
+    return fig
+
+
+def teacher_forcing_diagram(text: str = "return") -> Figure:
+    """A language model unrolled twice: inputs from the text (teacher forcing), then its own samples (free running)."""
+    if not isinstance(text, str) or len(text) < 2:
+        raise ValueError(f"text must be a string of at least 2 characters, got {text!r}")
+    steps = len(text) - 1
+    fig, axes = plt.subplots(1, 2, figsize=(2.2 * steps + 0.4, 2.8))
+    for ax, free in zip(axes, (False, True), strict=True):
+        for t in range(steps):
+            x = 1.6 * t
+            own = free and t > 0  # from step 2 on, the free-running model reads what it drew
+            color = "C3" if own else "C2"
+            _box(ax, x, 0, "LSTM", STATE, size=8)
+            _box(ax, x, 1.25, f"p(· | …{text[t]})", size=8)
+            ax.text(x, -1.3, f"ĉ{t + 1}" if own else f"'{text[t]}'", ha="center", fontsize=10, color=color)
+            _arrow(ax, (x, -1.25), (x, 0), color=color)
+            _arrow(ax, (x, 0), (x, 1.25))
+            if t < steps - 1:
+                _arrow(ax, (x, 0), (x + 1.6, 0), color="C0")
+                if free:  # the sampled output becomes the next input
+                    _arrow(ax, (x, 1.25), (x + 1.6, -1.25), color="C3", rad=-0.25)
+        title = (
+            "free running (generation): inputs drawn by the model"
+            if free
+            else "teacher forcing (training): inputs from the text"
+        )
+        _frame(ax, (-0.8, 1.6 * steps - 0.8), (-1.6, 1.7), title)
+    fig.tight_layout()
     return fig
