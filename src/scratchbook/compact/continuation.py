@@ -51,16 +51,21 @@ def temperature_schedule(step: int, total_steps: int, T_max: int) -> int:
     return max(1, T_max - step * T_max // total_steps)
 
 
+def _check_psi_args(step, total_steps, start, end) -> tuple[int, int, float, float]:
+    """The checks of :func:`psi_schedule`: step ≥ 0, total_steps ≥ 1 and 0 ≤ start ≤ end ≤ 1."""
+    step = check_int("step", step, low=0)
+    total_steps = check_int("total_steps", total_steps, low=1)
+    start = check_real("start", start, low=0.0, high=1.0)
+    return step, total_steps, start, check_real("end", end, low=start, high=1.0)
+
+
 def psi_schedule(step: int, total_steps: int, start: float = 1.0, end: float = 1.0) -> float:
     """ψ, the weight of the task loss (Eq. ckd-objective): 0 before ``start·total_steps``, 1 from ``end·total_steps``.
 
     Linear in between; ``start = end`` switches at once (Annealing KD's second phase), and the default
     ``start = end = 1`` never mixes in the task loss.
     """
-    step = check_int("step", step, low=0)
-    total_steps = check_int("total_steps", total_steps, low=1)
-    start = check_real("start", start, low=0.0, high=1.0)
-    end = check_real("end", end, low=start, high=1.0)
+    step, total_steps, start, end = _check_psi_args(step, total_steps, start, end)
     t = step / total_steps
     if t < start:
         return 0.0
@@ -94,6 +99,24 @@ def continuation_kd_loss(
     return torch.clamp(diff.pow(2).sum(dim=1) - margin * phi, min=0.0).mean()
 
 
+def _check_make_ckd_args(teacher, anneal_steps, T_max, margin, task_loss, total_steps, psi_start, psi_end):
+    """The checks of :func:`make_ckd_loss`; returns anneal_steps, T_max, margin and total_steps."""
+    if not callable(teacher):
+        raise TypeError(f"teacher must be callable, got {type(teacher).__name__}")
+    if task_loss is not None and not callable(task_loss):
+        raise TypeError(f"task_loss must be callable or None, got {type(task_loss).__name__}")
+    anneal_steps = check_int("anneal_steps", anneal_steps, low=1)
+    T_max = check_int("T_max", T_max, low=1)
+    margin = check_real("margin", margin, low=0.0)
+    total_steps = anneal_steps if total_steps is None else check_int("total_steps", total_steps, low=1)
+    _check_psi_args(0, total_steps, psi_start, psi_end)
+    if anneal_steps < T_max:
+        raise ValueError(
+            f"anneal_steps must be >= T_max = {T_max} (one step per temperature at least), got {anneal_steps}"
+        )
+    return anneal_steps, T_max, margin, total_steps
+
+
 def make_ckd_loss(
     teacher: Callable[[torch.Tensor], torch.Tensor],
     anneal_steps: int,
@@ -111,19 +134,9 @@ def make_ckd_loss(
     loss is (1 − ψ)·CKD + ψ·task, ψ from :func:`psi_schedule` over ``total_steps``; without one, ``yb``
     is ignored. ``margin = 0`` gives Annealing KD; ``T_max = 1`` and ``margin = 0`` plain KD (MSE).
     """
-    if not callable(teacher):
-        raise TypeError(f"teacher must be callable, got {type(teacher).__name__}")
-    if task_loss is not None and not callable(task_loss):
-        raise TypeError(f"task_loss must be callable or None, got {type(task_loss).__name__}")
-    anneal_steps = check_int("anneal_steps", anneal_steps, low=1)
-    T_max = check_int("T_max", T_max, low=1)
-    margin = check_real("margin", margin, low=0.0)
-    total_steps = anneal_steps if total_steps is None else check_int("total_steps", total_steps, low=1)
-    psi_schedule(0, total_steps, psi_start, psi_end)  # validates psi_start and psi_end
-    if anneal_steps < T_max:
-        raise ValueError(
-            f"anneal_steps must be >= T_max = {T_max} (one step per temperature at least), got {anneal_steps}"
-        )
+    anneal_steps, T_max, margin, total_steps = _check_make_ckd_args(
+        teacher, anneal_steps, T_max, margin, task_loss, total_steps, psi_start, psi_end
+    )
 
     def loss_fn(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, step: int) -> torch.Tensor:
         out = model(xb)

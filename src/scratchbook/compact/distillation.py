@@ -139,6 +139,16 @@ def virtual_teacher(n_classes: int, a: float = 0.9) -> Teacher:
     return teacher
 
 
+def _check_distill_args(teacher, y, temperature, alpha) -> None:
+    """The checks of :func:`distill`: a callable teacher, integer labels, T > 0 and 0 ≤ α ≤ 1."""
+    if not callable(teacher):
+        raise TypeError(f"teacher must be an nn.Module or a function (xb, yb) -> logits, got {type(teacher).__name__}")
+    if not np.issubdtype(np.asarray(y).dtype, np.integer):
+        raise TypeError(f"y must hold integer class labels, got dtype {np.asarray(y).dtype}")
+    check_real("temperature", temperature, low=0.0, strict_low=True)
+    check_real("alpha", alpha, low=0.0, high=1.0)
+
+
 def distill(
     student: nn.Module,
     teacher: nn.Module | Teacher,
@@ -159,12 +169,7 @@ def distill(
     ``teacher`` is a trained ``nn.Module`` (its logits on each batch, in eval mode and without
     gradient) or a function ``(xb, yb) -> logits`` such as :func:`virtual_teacher`.
     """
-    if not callable(teacher):
-        raise TypeError(f"teacher must be an nn.Module or a function (xb, yb) -> logits, got {type(teacher).__name__}")
-    if not np.issubdtype(np.asarray(y).dtype, np.integer):
-        raise TypeError(f"y must hold integer class labels, got dtype {np.asarray(y).dtype}")
-    check_real("temperature", temperature, low=0.0, strict_low=True)
-    check_real("alpha", alpha, low=0.0, high=1.0)
+    _check_distill_args(teacher, y, temperature, alpha)
     if isinstance(teacher, nn.Module):
         module = teacher.eval()
         teacher = lambda xb, yb: module.to(xb.device)(xb)  # noqa: E731
