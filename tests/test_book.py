@@ -224,13 +224,16 @@ def test_url_and_version_are_in_step_everywhere():
 # --- no typed numbers in the prose ------------------------------------------------------------
 
 # Parts whose chapter prose must carry no typed number; the other parts join as they are cleaned.
-TYPED_NUMBER_PARTS = ["latent"]
+TYPED_NUMBER_PARTS = ["latent", "appendix"]
 # What may keep its digits: time estimates, numbered steps and list items, citation locators.
 TYPED_NUMBER_ALLOWED = [
     re.compile(r"^\*\*Time:\*\* about \d+ minutes\.$"),  # a whole line
     re.compile(r"^#+ Step \d: "),  # the start of a line ...
     re.compile(r"^\d\. "),  # ... a numbered list item
     re.compile(r"\(chapter \d+\)"),  # anywhere: a locator in a citation, "(chapter 12)"
+    # the instructor guide's course plan: week numbers are a choice of the syllabus, not a measurement
+    re.compile(r"\(after week \d+\)"),
+    re.compile(r"\(weeks \d+-\d+\)"),
 ]
 _PROSE_DIRECTIVES = {"exercise", "solution", "note", "tip", "warning", "important", "admonition", "margin", "hint"}
 _EXEMPT_SPANS = [
