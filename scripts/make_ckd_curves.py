@@ -7,8 +7,8 @@ student (a 1 → 32 → 32 → 1 MLP, full-batch Adam on 128 points, one CPU thr
 :func:`~scratchbook.compact.continuation.distill_1d` with T_max ∈ {1, 8} and margins m = c·A² for
 c ∈ {0, 0.25, 0.5, 1, 2, 4} (A the noise amplitude). Every ``--eval-every`` steps the root-mean-square
 distance of the student to the smooth curve sin(3x) and to the teacher is measured on 2,001 points
-of [−1, 1]. The defaults (15 seeds, 180 runs) took about six minutes on a busy 2-core machine. The chapter on continuation
-KD loads the file; it holds every setting needed to make it again.
+of [−1, 1]. The defaults (15 seeds, 180 runs) took about six minutes on a busy 2-core machine. The
+chapter on continuation KD loads the file; it holds every setting needed to make it again.
 """
 
 from __future__ import annotations
