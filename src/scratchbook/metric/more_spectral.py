@@ -36,6 +36,8 @@ __all__ = [
     "AdversarialSML",
     "kernel_fisher_matrices",
     "KernelFisher",
+    "make_imbalanced",
+    "make_rings",
 ]
 
 Array = np.ndarray
@@ -429,3 +431,46 @@ class KernelFisher(MahalanobisMixin):
         """The metric on the kernel-feature vectors k(x) (n_samples×n_samples): AAᵀ, PSD."""
         check_is_fitted(self)
         return self.components_.T @ self.components_
+
+
+# --- data made for the chapter ---------------------------------------------------------------------
+
+
+def make_imbalanced(n_major: int = 240, n_minor: int = 12, n_noise: int = 4, random_state: int = 0):
+    """One large class and two small ones, where the large class's spread hides what splits the small ones.
+
+    The large class (label 0, ``n_major`` points) is spread widely along feature 0 (standard deviation
+    2) and tightly along feature 1; the two small classes (labels 1 and 2, ``n_minor`` points each) sit
+    at feature 1 = 1.5 and differ only along feature 0 (means ∓0.8, spread 0.3). ``n_noise`` standard
+    Gaussian features are appended. Pairs of the large class ask to shrink feature 0; the small classes
+    need it. Returns ``(X, y)``.
+    """
+    n_major = check_int("n_major", n_major, low=2)
+    n_minor = check_int("n_minor", n_minor, low=2)
+    n_noise = check_int("n_noise", n_noise, low=0)
+    rng = np.random.RandomState(random_state)
+    y = np.repeat([0, 1, 2], [n_major, n_minor, n_minor])
+    X = np.zeros((len(y), 2))
+    X[y == 0, 0] = 2.0 * rng.normal(size=n_major)
+    X[y == 0, 1] = 0.3 * rng.normal(size=n_major)
+    for c, mean in ((1, -0.8), (2, 0.8)):
+        X[y == c, 0] = mean + 0.3 * rng.normal(size=n_minor)
+        X[y == c, 1] = 1.5 + 0.3 * rng.normal(size=n_minor)
+    return np.hstack([X, rng.normal(size=(len(y), n_noise))]), y
+
+
+def make_rings(n_samples: int = 300, n_noise: int = 4, noise_scale: float = 1.5, random_state: int = 0):
+    """Two concentric rings (radii 1 and 2.5, radial spread 0.25) in features 0–1, plus Gaussian noise features.
+
+    What separates the classes is the radius: a direction that turns with the position, so no single
+    linear map (one global Mahalanobis metric) brings it out. Returns ``(X, y)``.
+    """
+    n_samples = check_int("n_samples", n_samples, low=4)
+    n_noise = check_int("n_noise", n_noise, low=0)
+    noise_scale = check_real("noise_scale", noise_scale, low=0.0)
+    rng = np.random.RandomState(random_state)
+    y = np.arange(n_samples) % 2
+    radius = 1 + 1.5 * y + 0.25 * rng.normal(size=n_samples)
+    angle = rng.uniform(0, 2 * np.pi, n_samples)
+    rings = np.c_[radius * np.cos(angle), radius * np.sin(angle)]
+    return np.hstack([rings, noise_scale * rng.normal(size=(n_samples, n_noise))]), y
