@@ -256,3 +256,33 @@ def check_map_at_r(fn) -> bool:
 
 
 __all__ += ["check_map_at_r"]
+
+
+# --- Imbalance, locality, adversaries and kernels (chapter 6) ------------------------------------
+
+
+def check_balanced_weights(fn) -> bool:
+    """Check ``fn(y, anchors) -> w``: IML's weight of each pair, 1/(C·|pairs whose anchor is in its class|)."""
+    from scratchbook.metric.more_spectral import _class_weights
+
+    rng = np.random.default_rng(6)
+    y = np.repeat([0, 1, 2, 3], [20, 5, 2, 9])
+    anchors = rng.integers(0, len(y), size=60)
+    ok = True
+    for case, a in (
+        ("every class anchors a pair", np.r_[anchors, 20, 25, 27]),
+        ("a class anchors none", anchors[y[anchors] != 2]),
+    ):
+        answer = call_or_none(fn, y, a)
+        if _not_done(answer):
+            return False
+        ok &= report_check(
+            f"class-balanced pair weights ({case})",
+            answer,
+            _class_weights(y, a, True),
+            hint="Count the pairs of each anchor class; C is the number of classes that anchor at least one pair.",
+        )
+    return bool(ok)
+
+
+__all__ += ["check_balanced_weights"]
