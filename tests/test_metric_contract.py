@@ -1,4 +1,4 @@
-"""The contract every supervised metric learner of Part II keeps, tested once over all nine.
+"""The contract every supervised metric learner of Part II keeps, tested once over all of them.
 
 * scikit-learn's estimator checks (``parametrize_with_checks``): fit/transform, cloning, pickling,
   ``n_features_in_``, dtype handling; short runs keep the ~50 checks per learner fast, and nothing is
@@ -22,7 +22,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from scratchbook.datasets import load_standardized
-from scratchbook.metric import DCA, GMML, ITML, LMNN, MCML, MMC, NCA, RCA, KernelRCA
+from scratchbook.metric import DCA, GMML, ITML, LMNN, MCML, MMC, NCA, RCA, BayesianMetric, KernelRCA
 from scratchbook.metric.experiments import evaluate, make_noisy_features
 
 # Short runs for the estimator checks; the behavioural tests use the chapters' settings.
@@ -36,6 +36,7 @@ QUICK = [
     NCA(max_iter=10, random_state=0),
     MCML(max_iter=20),
     ITML(max_iter=20, random_state=0),
+    BayesianMetric(num_constraints=40, random_state=0),
 ]
 LEARNERS = {
     "MMC": lambda: MMC(random_state=0),
@@ -47,6 +48,7 @@ LEARNERS = {
     "NCA": lambda: NCA(random_state=0),
     "MCML": lambda: MCML(max_iter=15),
     "ITML": lambda: ITML(max_iter=50, random_state=0),
+    "BayesianMetric": lambda: BayesianMetric(random_state=0),
 }
 LINEAR = [name for name in LEARNERS if name != "KernelRCA"]  # a map on the input features
 SEEDED = {
@@ -56,6 +58,7 @@ SEEDED = {
     "GMML": lambda s: GMML(random_state=s),
     "NCA": lambda s: NCA(2, init="random", max_iter=20, random_state=s),
     "ITML": lambda s: ITML(random_state=s),
+    "BayesianMetric": lambda s: BayesianMetric(num_constraints=60, random_state=s),
 }
 
 
