@@ -34,6 +34,15 @@ __all__ = [
     "spd_log",
     "SPDNet",
     "NetTransformer",
+    "make_two_modalities",
+    "cross_modal_recall",
+    "TwoTowers",
+    "train_two_towers",
+    "make_spd_classes",
+    "CROSS_MODAL",
+    "SPD",
+    "cross_modal_run",
+    "spd_run",
 ]
 
 
@@ -247,3 +256,144 @@ class NetTransformer(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float32, reset=False)
         return embed(self.net_, X).astype(np.float64)
+
+
+# --- Data for the cross-modal and SPD experiments ---------------------------------------------------
+
+
+def make_two_modalities(
+    n_objects: int = 300, n_classes: int = 5, dims: tuple[int, int] = (10, 12), random_state: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Paired views of the same objects in two modalities of different dimension and nonlinearity.
+
+    Each object has a class and a 3-D latent point (its class mean plus noise); modality A is
+    tanh(Wₐz) plus noise, modality B is sin(W_b z) plus noise, with random Wₐ, W_b. Returns (XA, XB, y).
+    """
+    n_objects = check_int("n_objects", n_objects, low=n_classes)
+    n_classes = check_int("n_classes", n_classes, low=2)
+    rng = np.random.default_rng(random_state)
+    y = np.arange(n_objects) % n_classes
+    z = 1.5 * rng.normal(size=(n_classes, 3))[y] + 0.6 * rng.normal(size=(n_objects, 3))
+    XA = np.tanh(z @ rng.normal(size=(3, dims[0]))) + 0.1 * rng.normal(size=(n_objects, dims[0]))
+    XB = np.sin(z @ rng.normal(size=(3, dims[1]))) + 0.1 * rng.normal(size=(n_objects, dims[1]))
+    return XA, XB, y
+
+
+def cross_modal_recall(ZA: np.ndarray, ZB: np.ndarray, y: np.ndarray, k: int = 1) -> dict[str, float]:
+    """Retrieval from modality A into modality B by Euclidean distance between unit-length embeddings.
+
+    ``instance``: fraction of queries whose own partner (same row) is among the k nearest B rows;
+    ``class``: fraction whose nearest B row has the query's class.
+    """
+    ZA, ZB = np.asarray(ZA, float), np.asarray(ZB, float)
+    if ZA.shape != ZB.shape or ZA.ndim != 2 or len(ZA) != len(y):
+        raise ValueError(f"ZA and ZB must be n×d with one row per label, got {ZA.shape}, {ZB.shape}, {len(y)}")
+    k = check_int("k", k, low=1, high=len(ZA))
+    ZA = ZA / np.linalg.norm(ZA, axis=1, keepdims=True)
+    ZB = ZB / np.linalg.norm(ZB, axis=1, keepdims=True)
+    order = np.argsort(-(ZA @ ZB.T), axis=1, kind="stable")
+    y = np.asarray(y)
+    return {
+        "instance": float(np.mean((order[:, :k] == np.arange(len(ZA))[:, None]).any(1))),
+        "class": float(np.mean(y[order[:, 0]] == y)),
+    }
+
+
+class TwoTowers(nn.Module):
+    """One :class:`scratchbook.metric.deep.EmbeddingNet` per modality, into one ``out``-dimensional space."""
+
+    def __init__(self, dims: tuple[int, int], out: int = 8) -> None:
+        super().__init__()
+        self.a, self.b = EmbeddingNet(dims[0], 32, out), EmbeddingNet(dims[1], 32, out)
+
+
+def train_two_towers(XA, XB, out: int = 8, steps: int = 300, temperature: float = 0.1, random_state: int = 0):
+    """Train :class:`TwoTowers` on paired rows with :func:`cross_modal_loss`; returns (model, loss history)."""
+    XA, XB = np.asarray(XA, np.float32), np.asarray(XB, np.float32)
+    torch.manual_seed(random_state)
+    model = TwoTowers((XA.shape[1], XB.shape[1]), out)
+
+    def batches(step, rng):
+        idx = rng.choice(len(XA), min(64, len(XA)), replace=False)
+        return torch.as_tensor(XA[idx]), torch.as_tensor(XB[idx])
+
+    history = fit(
+        model, lambda m, a, b, step: cross_modal_loss(m.a(a), m.b(b), temperature), batches=batches,
+        steps=steps, random_state=random_state, progress=False, device="cpu",
+    )
+    return model, history
+
+
+def make_spd_classes(
+    n_per_class: int = 40, n_classes: int = 3, size: int = 6, n_frames: int = 30, random_state: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Covariance matrices of short multichannel signals whose class fixes the mixing, whose power varies.
+
+    Class c has a random mixing matrix A_c; a sample's signal is s·A_c e_t + noise over ``n_frames``
+    frames, with a random gain s (log-uniform over two decades) that is the same for the whole signal.
+    Returns (S, y), S of shape (n, size, size), each SPD.
+    """
+    n_per_class = check_int("n_per_class", n_per_class, low=2)
+    size = check_int("size", size, low=2)
+    rng = np.random.default_rng(random_state)
+    mixing = rng.normal(size=(n_classes, size, size))
+    S, y = [], []
+    for c in range(n_classes):
+        for _ in range(n_per_class):
+            gain = 10 ** rng.uniform(-1, 1)
+            signal = gain * (rng.normal(size=(n_frames, size)) @ mixing[c].T) + 0.3 * gain * rng.normal(
+                size=(n_frames, size)
+            )
+            S.append(signal.T @ signal / n_frames + 1e-3 * np.eye(size))
+            y.append(c)
+    return np.array(S), np.array(y)
+
+
+CROSS_MODAL = {"n_objects": 300, "n_train": 200, "out": 8, "steps": 150, "temperature": 0.1}
+SPD = {"n_per_class": 40, "n_train": 60, "out_size": 3, "steps": 100, "margin": 0.2}
+
+
+def cross_modal_run(seed: int, return_models: bool = False) -> dict:
+    """One seed of chapter 2.7's cross-modal experiment: towers and CCA fitted on the training objects."""
+    from sklearn.cross_decomposition import CCA
+
+    c = CROSS_MODAL
+    XA, XB, y = make_two_modalities(c["n_objects"], random_state=seed)
+    tr, te = slice(0, c["n_train"]), slice(c["n_train"], None)
+    model, history = train_two_towers(
+        XA[tr], XB[tr], out=c["out"], steps=c["steps"], temperature=c["temperature"], random_state=seed
+    )
+    towers = cross_modal_recall(embed(model.a, XA[te]), embed(model.b, XB[te]), y[te])
+    cca = CCA(c["out"], max_iter=2000).fit(XA[tr], XB[tr])
+    linear = cross_modal_recall(*cca.transform(XA[te], XB[te]), y[te])
+    out = {f"towers {k}": v for k, v in towers.items()} | {f"CCA {k}": v for k, v in linear.items()}
+    return (out, model, history) if return_models else out
+
+
+def spd_run(seed: int, return_models: bool = False) -> dict:
+    """One seed of chapter 2.7's SPD experiment: 3-NN on raw entries, log-Euclidean, and a trained SPDNet."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    c = SPD
+    S, y = make_spd_classes(c["n_per_class"], random_state=seed)
+    idx = np.random.default_rng(seed).permutation(len(S))
+    tr, te = idx[: c["n_train"]], idx[c["n_train"] :]
+    St = torch.as_tensor(S)
+    torch.manual_seed(seed)
+    net = SPDNet(S.shape[1], c["out_size"]).double()
+
+    def batches(step, rng):
+        i = tr[pk_batch(y[tr], 3, 8, rng)]
+        return St[i], torch.as_tensor(y[i])
+
+    history = fit(
+        net, lambda m, xb, yb, step: triplet_loss(m(xb), yb, mining="batch_hard", margin=c["margin"]),
+        batches=batches, steps=c["steps"], random_state=seed, progress=False, device="cpu",
+    )
+    views = {
+        "Euclidean": S.reshape(len(S), -1),
+        "log-Euclidean": spd_log(St).reshape(len(S), -1).numpy(),
+        "SPDNet": embed(net, S),
+    }
+    out = {k: float(KNeighborsClassifier(3).fit(Z[tr], y[tr]).score(Z[te], y[te])) for k, Z in views.items()}
+    return (out, net, history) if return_models else out
