@@ -61,8 +61,13 @@ def test_map_point_matches_lbfgs_and_laplace_covariance_is_inverse_hessian():
         np.asarray(y), 300, np.random.RandomState(0)
     )
     Phi = pair_features(X[i], X[j])
-    res = minimize(lambda t: pair_objective(t, Phi, delta, 2.0)[:2], np.zeros(X.shape[1] + 1), jac=True,
-                   method="L-BFGS-B", options={"gtol": 1e-10, "ftol": 1e-14, "maxiter": 2000})
+    res = minimize(
+        lambda t: pair_objective(t, Phi, delta, 2.0)[:2],
+        np.zeros(X.shape[1] + 1),
+        jac=True,
+        method="L-BFGS-B",
+        options={"gtol": 1e-10, "ftol": 1e-14, "maxiter": 2000},
+    )
     np.testing.assert_allclose(np.append(model.weights_, model.bias_), res.x, atol=1e-4)
     H = pair_objective(res.x, Phi, delta, 2.0)[2]
     np.testing.assert_allclose(model.covariance_, np.linalg.inv(H), rtol=1e-3, atol=1e-8)

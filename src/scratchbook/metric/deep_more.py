@@ -245,8 +245,14 @@ class NetTransformer(TransformerMixin, BaseEstimator):
             return deep_lda_loss(m(xb).double(), yb)
 
         self.history_ = fit(
-            model, loss_fn, batches=batches, steps=steps, lr=self.lr, random_state=self.random_state,
-            progress=False, device="cpu",
+            model,
+            loss_fn,
+            batches=batches,
+            steps=steps,
+            lr=self.lr,
+            random_state=self.random_state,
+            progress=False,
+            device="cpu",
         )
         self.net_ = net.eval()
         return self
@@ -318,8 +324,13 @@ def train_two_towers(XA, XB, out: int = 8, steps: int = 300, temperature: float 
         return torch.as_tensor(XA[idx]), torch.as_tensor(XB[idx])
 
     history = fit(
-        model, lambda m, a, b, step: cross_modal_loss(m.a(a), m.b(b), temperature), batches=batches,
-        steps=steps, random_state=random_state, progress=False, device="cpu",
+        model,
+        lambda m, a, b, step: cross_modal_loss(m.a(a), m.b(b), temperature),
+        batches=batches,
+        steps=steps,
+        random_state=random_state,
+        progress=False,
+        device="cpu",
     )
     return model, history
 
@@ -387,8 +398,13 @@ def spd_run(seed: int, return_models: bool = False) -> dict:
         return St[i], torch.as_tensor(y[i])
 
     history = fit(
-        net, lambda m, xb, yb, step: triplet_loss(m(xb), yb, mining="batch_hard", margin=c["margin"]),
-        batches=batches, steps=c["steps"], random_state=seed, progress=False, device="cpu",
+        net,
+        lambda m, xb, yb, step: triplet_loss(m(xb), yb, mining="batch_hard", margin=c["margin"]),
+        batches=batches,
+        steps=c["steps"],
+        random_state=seed,
+        progress=False,
+        device="cpu",
     )
     views = {
         "Euclidean": S.reshape(len(S), -1),
