@@ -201,3 +201,22 @@ def test_autoencoder_and_transformer_shapes_and_errors():
         NetTransformer("pca").fit(X, y)
     with pytest.raises(ValueError, match="out_size"):
         SPDNet(3, 4)
+
+
+def test_cross_modal_recall_against_a_brute_force_loop_and_data_shapes():
+    from scratchbook.metric.deep_more import cross_modal_recall, make_spd_classes, make_two_modalities
+
+    XA, XB, y = make_two_modalities(40, dims=(5, 7), random_state=0)
+    assert XA.shape == (40, 5) and XB.shape == (40, 7) and len(y) == 40
+    rng = np.random.default_rng(0)
+    ZA, ZB = rng.normal(size=(40, 3)), rng.normal(size=(40, 3))
+    cos = lambda a, b: a @ b / np.linalg.norm(a) / np.linalg.norm(b)  # noqa: E731
+    hits2 = np.mean([i in sorted(range(40), key=lambda j: -cos(ZA[i], ZB[j]))[:2] for i in range(40)])
+    same = np.mean([y[max(range(40), key=lambda j: cos(ZA[i], ZB[j]))] == y[i] for i in range(40)])
+    got = cross_modal_recall(ZA, ZB, y, k=2)
+    assert got["instance"] == pytest.approx(hits2) and got["class"] == pytest.approx(same)
+    assert cross_modal_recall(ZA, ZA, y)["instance"] == 1.0
+    with pytest.raises(ValueError, match="ZA and ZB"):
+        cross_modal_recall(ZA, ZB[:5], y)
+    S, ys = make_spd_classes(3, random_state=0)
+    assert S.shape == (9, 6, 6) and np.all(np.linalg.eigvalsh(S) > 0) and np.array_equal(np.bincount(ys), [3, 3, 3])
