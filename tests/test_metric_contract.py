@@ -1,4 +1,4 @@
-"""The contract every supervised metric learner of Part II keeps, tested once over all thirteen.
+"""The contract every supervised metric learner of Part II keeps, tested once over all of them.
 
 * scikit-learn's estimator checks (``parametrize_with_checks``): fit/transform, cloning, pickling,
   ``n_features_in_``, dtype handling; short runs keep the ~50 checks per learner fast, and nothing is
@@ -23,7 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from scratchbook.datasets import load_standardized
-from scratchbook.metric import DCA, GMML, ITML, LMNN, MCML, MMC, NCA, RCA, KernelRCA
+from scratchbook.metric import DCA, GMML, ITML, LMNN, MCML, MMC, NCA, RCA, BayesianMetric, KernelRCA
 from scratchbook.metric.experiments import evaluate, make_noisy_features
 from scratchbook.metric.more_spectral import IML, LLMA, AdversarialSML, KernelFisher
 
@@ -42,6 +42,7 @@ QUICK = [
     LLMA(),
     AdversarialSML(n_rounds=1),
     KernelFisher(),
+    BayesianMetric(num_constraints=40, random_state=0),
 ]
 LEARNERS = {
     "MMC": lambda: MMC(random_state=0),
@@ -57,6 +58,7 @@ LEARNERS = {
     "LLMA": lambda: LLMA(),
     "AdversarialSML": lambda: AdversarialSML(),
     "KernelFisher": lambda: KernelFisher(),
+    "BayesianMetric": lambda: BayesianMetric(random_state=0),
 }
 LINEAR = [name for name in LEARNERS if name not in ("KernelRCA", "LLMA", "KernelFisher")]  # a map on the input features
 SEEDED = {
@@ -66,6 +68,7 @@ SEEDED = {
     "GMML": lambda s: GMML(random_state=s),
     "NCA": lambda s: NCA(2, init="random", max_iter=20, random_state=s),
     "ITML": lambda s: ITML(random_state=s),
+    "BayesianMetric": lambda s: BayesianMetric(num_constraints=60, random_state=s),
 }
 
 
