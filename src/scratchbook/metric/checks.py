@@ -262,7 +262,10 @@ __all__ += ["check_map_at_r"]
 
 
 def check_balanced_weights(fn) -> bool:
-    """Check ``fn(y, anchors) -> w``: IML's weight of each pair, 1/(C·|pairs whose anchor is in its class|)."""
+    """Check ``fn(y, anchors) -> w``: IML's weight of each pair.
+
+    The weight is 1/(C·n_c), with n_c the number of pairs whose anchor is in the pair's class.
+    """
     from scratchbook.metric.more_spectral import _class_weights
 
     rng = np.random.default_rng(6)

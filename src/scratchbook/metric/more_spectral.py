@@ -67,7 +67,7 @@ def neighbour_pairs(X: Array, y: Array, n_neighbors: int) -> tuple[Array, Array,
 
 
 def _class_weights(y: Array, anchors: Array, balance: bool) -> Array:
-    """Weight of each pair: 1/(C·|pairs of its class|) when balanced, 1/|pairs| otherwise."""
+    """Weight of each pair: 1/(C·n_c) when balanced, with n_c the number of pairs of its class; 1/n_pairs otherwise."""
     if not balance:
         return np.full(len(anchors), 1.0 / max(len(anchors), 1))
     cls = y[anchors]
@@ -92,8 +92,9 @@ def iml_loss(M, X, y, pairs, *, margin: float = 1.0, reg: float = 0.1, balance: 
     """The class-balanced IML objective, Eq. (ms-iml).
 
     Σ_pairs w_p [d²_M − 1]₊ over similar pairs + Σ_pairs w_p [1 + margin − d²_M]₊ over dissimilar
-    pairs + reg·‖M − I‖²_F, with w_p = 1/(C·|pairs of the anchor's class|) for each pair type when
-    ``balance`` (each class weighs 1/C) and 1/|pairs| otherwise (each pair weighs the same).
+    pairs + reg·‖M − I‖²_F. With ``balance`` each class weighs 1/C: w_p = 1/(C·n_c), n_c the
+    number of pairs of that type whose anchor is in class c. Without it each pair weighs the same:
+    w_p = 1/n_pairs.
     """
     _, _, ds, dd, ws, wd = _pair_terms(M, X, y, pairs, margin, balance)
     hinge = ws @ np.maximum(ds - 1.0, 0.0) + wd @ np.maximum(1.0 + margin - dd, 0.0)
