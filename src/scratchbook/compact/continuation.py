@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from scratchbook._validation import check_int, check_real
-from scratchbook.compact.training import LossFn, fit, make_mlp
+from scratchbook.compact.tasks import digits_few_labels
+from scratchbook.compact.training import LossFn, accuracy, fit, make_mlp, predict, train_classifier
 
 __all__ = [
     "annealing_factor",
@@ -25,6 +26,8 @@ __all__ = [
     "make_ckd_loss",
     "noisy_teacher",
     "distill_1d",
+    "TEACHER_WIDTHS",
+    "capacity_gap_trial",
 ]
 
 
@@ -206,3 +209,50 @@ def distill_1d(
         callback=callback,
     )
     return model
+
+
+TEACHER_WIDTHS = (8, 32, 128, 512)
+"""The hidden widths of the teachers of chapter 4.3's capacity-gap experiment, smallest to largest."""
+
+
+def capacity_gap_trial(
+    seed: int = 0,
+    teacher_widths: tuple[int, ...] = TEACHER_WIDTHS,
+    student_hidden: int = 16,
+    teacher_steps: int = 1000,
+    steps: int = 2000,
+    T_max: int = 8,
+) -> dict[str, np.ndarray]:
+    """One seed of chapter 4.3's capacity-gap experiment: one small student per teacher, plain and annealed.
+
+    Each teacher ``64 → w → w → 10`` (``w`` in ``teacher_widths``, seeded by ``seed + 100``) is trained
+    with the cross-entropy on every labelled training digit of :func:`digits_few_labels` for
+    ``teacher_steps``; a student ``64 → student_hidden → 10`` (seeded by ``seed``) then regresses the
+    teacher's logits on the training digits without labels for ``steps`` (:func:`make_ckd_loss`, no
+    margin), with ``T_max = 1`` (plain KD) and with ``T_max`` falling over the first half (Annealing
+    KD). Returns, one entry per teacher, the teacher's test accuracy (``"teacher"``), the standard
+    deviation of its logits on the training digits (``"logit_std"``) and the students' test accuracies
+    (``"plain KD"``, ``"Annealing KD"``).
+    """
+    seed = check_int("seed", seed, low=0)
+    widths = [check_int("teacher_widths", w, low=1) for w in teacher_widths]
+    if not widths:
+        raise ValueError("teacher_widths must name at least one width")
+    student_hidden = check_int("student_hidden", student_hidden, low=1)
+    steps = check_int("steps", steps, low=2)
+    T_max = check_int("T_max", T_max, low=2)
+    full = digits_few_labels(len(digits_few_labels(10).X_unlabelled), random_state=0)  # every training digit labelled
+    X, y = full.X_train, full.y_train
+    out = {key: np.zeros(len(widths)) for key in ("teacher", "logit_std", "plain KD", "Annealing KD")}
+    for k, width in enumerate(widths):
+        teacher = make_mlp([64, width, width, 10], random_state=seed + 100)
+        train_classifier(teacher, X, y, steps=teacher_steps, random_state=seed, progress=False)
+        teacher.eval()
+        out["teacher"][k] = accuracy(teacher, full.X_test, full.y_test)
+        out["logit_std"][k] = predict(teacher, X).std()
+        for name, t_max in (("plain KD", 1), ("Annealing KD", T_max)):
+            student = make_mlp([64, student_hidden, 10], random_state=seed)
+            loss_fn = make_ckd_loss(lambda xb, t=teacher: t.to(xb.device)(xb), steps // 2, t_max, 0.0)
+            fit(student, loss_fn, X, X, steps=steps, random_state=seed, progress=False)
+            out[name][k] = accuracy(student, full.X_test, full.y_test)
+    return out
