@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 import yaml
 
@@ -296,3 +297,10 @@ def test_prose_has_no_typed_numbers(part):
     if index.exists():
         problems += [f"index.md: {p}" for p in _typed_numbers(index.read_text())]
     assert not problems, "numbers in prose must come from glue (or math):\n" + "\n".join(problems)
+
+
+def test_glue_stores_a_numpy_scalar_as_a_python_number(capsys):
+    from scratchbook.book import glue
+
+    stored = glue("x", np.float64(4.25))
+    assert type(stored) is float and stored == 4.25  # myst-nb formats "4.25" with :.1f; "np.float64(4.25)" it cannot
