@@ -239,6 +239,7 @@ def capacity_gap_trial(
     if not widths:
         raise ValueError("teacher_widths must name at least one width")
     student_hidden = check_int("student_hidden", student_hidden, low=1)
+    teacher_steps = check_int("teacher_steps", teacher_steps, low=1)
     steps = check_int("steps", steps, low=2)
     T_max = check_int("T_max", T_max, low=2)
     full = digits_few_labels(len(digits_few_labels(10).X_unlabelled), random_state=0)  # every training digit labelled
