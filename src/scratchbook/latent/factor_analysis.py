@@ -86,14 +86,14 @@ def fa_loglike(S: Array, components: Array, psi: Array) -> float:
 
 
 def fa_elbo(S: Array, components: Array, psi: Array, B: Array, cov_z: Array) -> float:
-    """Mean lower bound E_q[log p(x, z)] + H(q) per sample for q(z_i) = N(B(x_i − μ), cov_z), Eq. (fa-elbo).
+    """Mean lower bound E_r[log p(x, z)] + H(r) per sample for r(z_i) = N(B(x_i − μ), cov_z), Eq. (fa-elbo).
 
     With B and cov_z the posterior's at the same (components, psi) the bound equals ``fa_loglike``.
     """
     q, d = components.shape
     Lam = components.T
-    BS = B @ S  # mean of E_q[z](x − μ)ᵀ, q×d
-    Ezz = cov_z + BS @ B.T  # mean of E_q[zzᵀ]
+    BS = B @ S  # mean of E_r[z](x − μ)ᵀ, q×d
+    Ezz = cov_z + BS @ B.T  # mean of E_r[zzᵀ]
     residual = np.diag(S) - 2 * np.einsum("jq,qj->j", Lam, BS) + np.einsum("jq,qr,jr->j", Lam, Ezz, Lam)
     e_lik = -0.5 * (d * np.log(2 * np.pi) + np.sum(np.log(psi)) + np.sum(residual / psi))
     e_prior = -0.5 * (q * np.log(2 * np.pi) + np.trace(Ezz))

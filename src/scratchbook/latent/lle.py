@@ -1,17 +1,16 @@
 """Locally linear embedding (chapter "Locally linear embedding").
 
-Three steps, one function each, as in Roweis and Saul (2000):
+A neighbour search and two steps, one function each, as in Roweis and Saul (2000):
 
-1. ``knn_indices``: the k nearest neighbours of every point;
-2. ``reconstruction_weights``: the weights, summing to one, that rebuild each point from its
-   neighbours with the least squared error (Eq. (lle-weights-closed), regularised as scikit-learn
-   does, Eq. (lle-reg));
-3. ``lle_embedding``: the low-dimensional points that the same weights rebuild best, the bottom
-   eigenvectors of M = (I − W)ᵀ(I − W) after the constant one (Eq. (lle-eig)).
+* ``knn_indices``: the k nearest neighbours of every point;
+* the weight step, ``reconstruction_weights``: the weights, summing to one, that rebuild each point
+  from its neighbours with the least squared error (Eq. (lle-weights-closed), regularised as
+  scikit-learn does, Eq. (lle-reg));
+* the embedding step, ``lle_embedding``: the low-dimensional points that the same weights rebuild
+  best, the bottom eigenvectors of M = (I − W)ᵀ(I − W) after the constant one (Eq. (lle-eig)).
 
-``local_gram`` (the regularised Gram matrices of step 2) and ``weight_matrix`` (the n×n sparse
-W) are shared with the stochastic version of the reconstruction step in ``stochastic_lle``.
-"""
+``local_gram`` (the regularised Gram matrices of the weight step) and ``weight_matrix`` (the n×n
+sparse W) are shared with the stochastic version of the weight step in ``stochastic_lle``."""
 
 from __future__ import annotations
 
