@@ -212,8 +212,60 @@ def test_probe_learns_a_linear_label_and_ignores_minus_one():
     layers = torch.randn(2, 400, 4)
     labels = (layers[1, :, 0] > 0).long()
     labels[:10] = -1
-    probe = train_probe(layers, labels, steps=200)
+    probe, history = train_probe(layers, labels, steps=200)
     assert probe_accuracy(probe, layers, labels) > 0.95
+    assert history.shape == (200,) and history[-1] < history[0] / 3
+
+
+def test_train_probe_equals_a_plain_adam_loop():
+    """The oracle: full-batch torch.optim.Adam written out by hand from the same initial probe."""
+    torch.manual_seed(3)
+    layers, labels = torch.randn(3, 60, 5), torch.randint(-1, 2, (60,))
+    probe, history = train_probe(layers, labels, steps=7, lr=0.05, weight_decay=1e-3, random_state=4)
+    torch.manual_seed(4)
+    reference = MixProbe(3, 5)
+    keep = labels >= 0
+    opt = torch.optim.Adam(reference.parameters(), lr=0.05, weight_decay=1e-3)
+    expected = []
+    for _ in range(7):
+        loss = torch.nn.functional.cross_entropy(reference(layers[:, keep]), labels[keep])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        expected.append(loss.item())
+    np.testing.assert_array_equal(history, expected)
+    for a, b in zip(probe.parameters(), reference.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_train_bilm_equals_a_plain_adam_loop():
+    """The oracle: Adam with gradient clipping on random windows, written out by hand."""
+    ids = np.tile(np.arange(3, V), 4)
+    torch.manual_seed(0)
+    model = BiLM(V, 5, dropout=0.0)
+    reference = BiLM(V, 5, dropout=0.0)
+    reference.load_state_dict(model.state_dict())
+    history = train_bilm(model, ids, steps=6, batch_size=3, length=7, lr=1e-2, clip_norm=0.5, random_state=2, progress=False)
+    rng = np.random.default_rng(2)
+    opt = torch.optim.Adam(reference.parameters(), lr=1e-2)
+    expected = []
+    for _ in range(6):
+        starts = rng.integers(0, len(ids) - 7 + 1, size=3)
+        tokens = torch.as_tensor(np.stack([ids[s : s + 7] for s in starts]))
+        forward, backward = reference(tokens)
+        loss = (
+            torch.nn.functional.cross_entropy(forward[:, :-1].reshape(-1, V), tokens[:, 1:].reshape(-1))
+            + torch.nn.functional.cross_entropy(backward[:, 1:].reshape(-1, V), tokens[:, :-1].reshape(-1))
+        ) / 2
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(reference.parameters(), 0.5)
+        opt.step()
+        expected.append(loss.item())
+    assert isinstance(history, np.ndarray) and not model.training
+    np.testing.assert_allclose(history, expected, rtol=1e-6)
+    for a, b in zip(model.parameters(), reference.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_window_features_against_plain_loops():

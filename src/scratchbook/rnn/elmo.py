@@ -19,11 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from scratchbook._validation import check_int, check_option, check_real
 from scratchbook.rnn.lstm import LSTM
-from scratchbook.utils import torch_threads
+from scratchbook.training import fit
 
 __all__ = [
     "SPECIALS",
@@ -263,50 +262,54 @@ def train_bilm(
     random_state: int = 0,
     num_threads: int | None = 1,
     progress: bool = True,
-    callback: Callable[[int, float], None] | None = None,
-) -> dict:
-    """Train ``model`` with Adam on random windows of the token stream ``ids``; returns the loss ``history``.
+    callback: Callable[[int, nn.Module], None] | None = None,
+) -> np.ndarray:
+    """Train ``model`` with Adam on random windows of the token stream ``ids``; return every step's loss.
 
-    Each step draws ``batch_size`` windows of ``length`` tokens and takes one step on
-    :func:`bilm_loss`, clipping the gradient norm at ``clip_norm``. ``callback(step, loss)`` is
-    called after every step; ``num_threads`` as in :func:`~scratchbook.rnn.training.train_adding`.
-    The model is left in evaluation mode (no dropout).
+    :func:`scratchbook.training.fit` with :func:`bilm_loss`: each step draws ``batch_size`` windows
+    of ``length`` tokens and takes one Adam step, the gradient norm clipped at ``clip_norm``.
+    ``callback(step, model)`` runs after every step; ``num_threads`` as in
+    :func:`~scratchbook.rnn.training.train_adding`. Trains on the device of the model's parameters
+    and leaves the model in evaluation mode (no dropout).
     """
     if not isinstance(model, BiLM):
         raise TypeError(f"model must be a BiLM, got {type(model).__name__}")
-    steps = check_int("steps", steps, low=1)
-    batch_size = check_int("batch_size", batch_size, low=1)
+    check_int("steps", steps, low=1)  # before ids, whose check depends on length
     length = check_int("length", length, low=2)
-    lr = check_real("lr", lr, low=0.0, strict_low=True)
+    batch_size = check_int("batch_size", batch_size, low=1)
     ids = _check_ids("ids", ids, minimum=length)
-    if clip_norm is not None:
-        clip_norm = check_real("clip_norm", clip_norm, low=0.0, strict_low=True)
     device = next(model.parameters()).device
-    rng = np.random.default_rng(random_state)
     stream = torch.as_tensor(ids, device=device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     offsets = torch.arange(length, device=device)
-    history = []
-    model.train()
-    with torch_threads(num_threads):
-        for step in tqdm(range(steps), disable=not progress, desc="biLM"):
-            starts = torch.as_tensor(rng.integers(0, len(ids) - length + 1, size=batch_size), device=device)
-            loss = bilm_loss(model, stream[starts[:, None] + offsets])
-            optimizer.zero_grad()
-            loss.backward()
-            if clip_norm is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-            optimizer.step()
-            history.append(loss.item())
-            if callback is not None:
-                callback(step, history[-1])
-    model.eval()
-    return {"history": np.array(history)}
+
+    def windows(step: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        starts = torch.as_tensor(rng.integers(0, len(ids) - length + 1, size=batch_size), device=device)
+        batch = stream[starts[:, None] + offsets]
+        return batch, batch  # a language model's targets are its inputs, shifted inside bilm_loss
+
+    return fit(
+        model,
+        lambda m, tokens, _, step: bilm_loss(m, tokens),
+        batches=windows,
+        steps=steps,
+        lr=lr,
+        clip_norm=clip_norm,
+        random_state=random_state,
+        progress=progress,
+        num_threads=num_threads,
+        callback=callback,
+        device=device,
+        desc="biLM",
+    )
 
 
 @torch.no_grad()
-def perplexities(model: BiLM, ids, length: int = 64, batch_size: int = 256) -> tuple[float, float]:
-    """Forward and backward perplexity, exp of the mean cross-entropy, on the token stream ``ids``."""
+def perplexities(model: BiLM, ids, length: int = 64, batch_size: int = 64) -> tuple[float, float]:
+    """Forward and backward perplexity, exp of the mean cross-entropy, on the token stream ``ids``.
+
+    The windows are scored ``batch_size`` at a time: logits of 64 windows (64·length×V numbers) are
+    faster to compute on a CPU than those of all windows in one large batch.
+    """
     if not isinstance(model, BiLM):
         raise TypeError(f"model must be a BiLM, got {type(model).__name__}")
     length = check_int("length", length, low=2)
@@ -427,31 +430,37 @@ def train_probe(
     weight_decay: float = 1e-4,
     random_state: int = 0,
     num_threads: int | None = 1,
-) -> MixProbe:
+) -> tuple[MixProbe, np.ndarray]:
     """A :class:`MixProbe` on frozen ``layers`` (J×n×D), trained by full-batch Adam on the cross-entropy.
 
-    Positions whose label is −1 are ignored. With one layer (``layers[:1]``) it is a plain linear
-    classifier of that layer, so static and contextual features get the same classifier.
+    :func:`scratchbook.training.fit` on every labelled position at each step; positions whose label
+    is −1 are ignored. With one layer (``layers[:1]``) it is a plain linear classifier of that layer,
+    so static and contextual features get the same classifier. ``random_state`` seeds the probe's
+    initial weights. Returns the probe (in evaluation mode) and the loss of every step.
     """
     layers, labels = _check_probe_data(layers, labels)
     n_classes = check_int("n_classes", n_classes, low=2)
-    steps = check_int("steps", steps, low=1)
-    lr = check_real("lr", lr, low=0.0, strict_low=True)
-    weight_decay = check_real("weight_decay", weight_decay, low=0.0)
     keep = labels >= 0
     layers, labels = layers[:, keep].detach(), labels[keep]
     torch_state = torch.random.get_rng_state()
-    torch.manual_seed(random_state)
+    torch.manual_seed(check_int("random_state", random_state, low=0))
     probe = MixProbe(layers.shape[0], layers.shape[-1], n_classes).to(layers.device, layers.dtype)
     torch.random.set_rng_state(torch_state)
-    optimizer = torch.optim.Adam(probe.parameters(), lr=lr, weight_decay=weight_decay)
-    with torch_threads(num_threads):
-        for _ in range(steps):
-            loss = nn.functional.cross_entropy(probe(layers), labels)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    return probe.eval()
+    # full batch: every step sees all labelled positions; the frozen features stay in the closure
+    history = fit(
+        probe,
+        lambda m, _, y, step: nn.functional.cross_entropy(m(layers), y),
+        batches=lambda step, rng: (labels, labels),
+        steps=steps,
+        lr=lr,
+        weight_decay=weight_decay,
+        random_state=random_state,
+        progress=False,
+        num_threads=num_threads,
+        device=layers.device,
+        desc="probe",
+    )
+    return probe, history
 
 
 @torch.no_grad()
