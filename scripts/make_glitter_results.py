@@ -1,6 +1,6 @@
 """Distil a small student with no augmentation, all k₂, random k₁ and Glitter k₁; save accuracy and cost.
 
-    python scripts/make_glitter_results.py [--seeds 10] [--steps 300] [--out chapters/compact/data/glitter_results.npz]
+    python scripts/make_glitter_results.py [--seeds 15] [--steps 300] [--out chapters/compact/data/glitter_results.npz]
 
 The task is :func:`digits_glitter_task`: a 64 → 128 → 10 teacher trained on the upright training digits,
 ``--n-labelled`` of them, each with a fixed pool of ``--k2`` augmentations. A 64 → 32 → 10 student is
@@ -37,7 +37,7 @@ STRATEGIES = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=15)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--teacher-steps", type=int, default=300)
     parser.add_argument("--n-labelled", type=int, default=200)

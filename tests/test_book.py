@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 import yaml
 
@@ -224,13 +225,16 @@ def test_url_and_version_are_in_step_everywhere():
 # --- no typed numbers in the prose ------------------------------------------------------------
 
 # Parts whose chapter prose must carry no typed number; the other parts join as they are cleaned.
-TYPED_NUMBER_PARTS = ["latent"]
+TYPED_NUMBER_PARTS = ["latent", "appendix"]
 # What may keep its digits: time estimates, numbered steps and list items, citation locators.
 TYPED_NUMBER_ALLOWED = [
     re.compile(r"^\*\*Time:\*\* about \d+ minutes\.$"),  # a whole line
     re.compile(r"^#+ Step \d: "),  # the start of a line ...
     re.compile(r"^\d\. "),  # ... a numbered list item
     re.compile(r"\(chapter \d+\)"),  # anywhere: a locator in a citation, "(chapter 12)"
+    # the instructor guide's course plan: week numbers are a choice of the syllabus, not a measurement
+    re.compile(r"\(after week \d+\)"),
+    re.compile(r"\(weeks \d+-\d+\)"),
 ]
 _PROSE_DIRECTIVES = {"exercise", "solution", "note", "tip", "warning", "important", "admonition", "margin", "hint"}
 _EXEMPT_SPANS = [
@@ -293,3 +297,10 @@ def test_prose_has_no_typed_numbers(part):
     if index.exists():
         problems += [f"index.md: {p}" for p in _typed_numbers(index.read_text())]
     assert not problems, "numbers in prose must come from glue (or math):\n" + "\n".join(problems)
+
+
+def test_glue_stores_a_numpy_scalar_as_a_python_number(capsys):
+    from scratchbook.book import glue
+
+    stored = glue("x", np.float64(4.25))
+    assert type(stored) is float and stored == 4.25  # myst-nb formats "4.25" with :.1f; "np.float64(4.25)" it cannot

@@ -179,3 +179,14 @@ def test_loss_shape_and_type_errors():
 def test_bad_arguments_are_named(call, name):
     with pytest.raises((ValueError, TypeError), match=rf"^{name} "):
         call()
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [({"teacher_widths": ()}, "teacher_widths"), ({"teacher_steps": 0}, "teacher_steps"), ({"T_max": 1}, "T_max")],
+)
+def test_capacity_gap_trial_names_a_bad_argument(kwargs, name):
+    from scratchbook.compact.continuation import capacity_gap_trial
+
+    with pytest.raises(ValueError, match=name):
+        capacity_gap_trial(**kwargs)

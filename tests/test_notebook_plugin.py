@@ -109,9 +109,13 @@ def test_the_floor_notebook_itself_is_not_cached(book):
 def test_bench_book_reports_ratios_and_fails_on_a_missed_target(book):
     root, run = book
     assert run.returncode == 1, run.stdout[-3000:]
-    assert "TARGETS MISSED: chapters/slow.ipynb" in run.stdout, run.stdout[-3000:]
-    assert "chapters/page.ipynb" not in run.stdout.split("TARGETS MISSED:")[1].splitlines()[0]
+    assert "TARGETS MISSED:" in run.stdout, run.stdout[-3000:]
+    missed = run.stdout.split("TARGETS MISSED:")[1].splitlines()[0].split(" (times")[0]
     times = json.loads((root / "benchmarks" / "notebook_times.json").read_text())
     assert set(times["seconds"]) == {"chapters/page.ipynb", "chapters/slow.ipynb"}
     assert times["seconds"]["chapters/slow.ipynb"] > 3 * times["floor"]
+    # the list names exactly the notebooks over three floors by the times it wrote (the page is usually
+    # under, but a load spike on a shared machine may push it over: the report must then say so)
+    over = {nb for nb, t in times["seconds"].items() if t > 3 * times["floor"]}
+    assert {m.strip() for m in missed.split(",")} == over, (missed, times)
     assert "÷ floor" in run.stdout and "× (n × floor)" in run.stdout

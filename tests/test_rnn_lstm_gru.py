@@ -406,3 +406,17 @@ def test_plain_lstm_bptt_equals_the_fused_function_and_autograd(reverse):
     for a, b, c in zip(plain, auto, fused):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
         torch.testing.assert_close(a, c, rtol=0, atol=1e-12)
+
+
+def test_vanilla_lstm_cell_matches_torch_cell_and_the_variant_switchboard():
+    from scratchbook.rnn import lstm_cell, vanilla_lstm_cell
+
+    torch.manual_seed(5)
+    cell = torch.nn.LSTMCell(D, H).double()
+    x, h, c = torch.randn(3, D).double(), torch.randn(3, H).double(), torch.randn(3, H).double()
+    pre = x @ cell.weight_ih.T + cell.bias_ih + h @ cell.weight_hh.T + cell.bias_hh
+    h1, c1 = vanilla_lstm_cell(pre, c)
+    h2, c2 = cell(x, (h, c))
+    assert torch.allclose(h1, h2, atol=1e-12) and torch.allclose(c1, c2, atol=1e-12)
+    h3, c3, _ = lstm_cell(pre, c, "vanilla")
+    assert torch.allclose(h1, h3, atol=1e-12) and torch.allclose(c1, c3, atol=1e-12)

@@ -54,8 +54,11 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
     """Store ``value`` under ``name`` for the prose (myst-nb ``{glue}``); a no-op outside the book.
 
     Outside Jupyter Book (Colab, a plain kernel) myst-nb may be missing; the value is returned
-    unchanged so a notebook runs the same everywhere.
+    unchanged so a notebook runs the same everywhere. A NumPy scalar is stored as the Python number it
+    holds: its text form (``np.float64(4.0)``) is not one a format spec such as ``:.2f`` can read.
     """
+    if isinstance(value, np.generic):
+        value = value.item()
     try:
         from myst_nb import glue as _glue
     except ImportError:

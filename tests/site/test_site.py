@@ -36,6 +36,20 @@ def toc_pages() -> list[tuple[str, bool]]:
 PAGES = toc_pages()
 CHAPTERS = [p for p, is_nb in PAGES if is_nb]
 FULL_AXE_PAGE = "chapters/rnn/04_lstm.html"  # code and math everywhere: the one page axe checks whole
+# axe's layout rules (contrast, target size, links told apart from text) read the computed styles, which come
+# from the theme and _static/*.css, never from a chapter (no page's markdown sets a colour; a test below
+# keeps it so). They run on one page of each template; the structural rules (names, roles, alt text,
+# headings, landmarks, ARIA) run on every page. The layout rules are two thirds of axe's time on a chapter.
+LAYOUT_RULES = ("color-contrast", "target-size", "link-in-text-block")
+LAYOUT_AXE_PAGES = {
+    FULL_AXE_PAGE,  # a chapter notebook
+    "intro.html",  # the landing page
+    "chapters/rnn/index.html",  # a part's overview
+    "chapters/appendix/running_anywhere.html",  # a markdown page of the appendix
+    "chapters/appendix/instructor_guide.html",  # a notebook outside the parts
+    "api.html",  # the package reference
+    "bibliography.html",
+}
 
 
 def _open(browser, url):
@@ -75,7 +89,8 @@ def test_page_loads_without_errors(browser, site_url, path):
 
 
 def _check_accessibility(page, path: str) -> None:
-    """axe-core's WCAG checks (contrast included) on the page as loaded: none serious or critical."""
+    """axe-core's WCAG checks on the page as loaded (layout rules on one page per template): none serious or
+    critical."""
     from axe_playwright_python.sync_playwright import Axe
 
     # preload=False: axe would otherwise re-fetch the theme's stylesheets and resolve their @import
@@ -91,6 +106,8 @@ def _check_accessibility(page, path: str) -> None:
             [f"section[id='module-scratchbook.{part}']"] for part in ("rnn", "metric", "latent", "compact")
         ]
     options = {"resultTypes": ["violations"], "preload": False}
+    if path not in LAYOUT_AXE_PAGES:
+        options["rules"] = {rule: {"enabled": False} for rule in LAYOUT_RULES}
     violations = Axe().run(page, context=context, options=options).response["violations"]
     bad = [
         f"{v['id']} ({v['impact']}, {len(v['nodes'])}×): {v['nodes'][0]['html'][:120]}"
@@ -174,3 +191,44 @@ def test_no_broken_internal_links():
                 if unquote(anchor) not in ids:
                     broken.append(f"{source.relative_to(HTML)} -> {href} (no such anchor)")
     assert not broken, "broken internal links:\n" + "\n".join(sorted(set(broken))[:50])
+
+
+class _Styles(HTMLParser):
+    """What can give a page its own look: stylesheets, <style> blocks, style attributes, <font> tags."""
+
+    def __init__(self, page: Path):
+        super().__init__()
+        self.page, self.sheets, self.blocks, self.local = page, set(), [], []
+        self._in_style = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "link" and "stylesheet" in (attrs.get("rel") or ""):
+            target = urldefrag(attrs.get("href") or "")[0].split("?")[0]
+            self.sheets.add(str((self.page.parent / target).resolve().relative_to(HTML)))
+        self._in_style = tag == "style"
+        if tag == "font" or re.search(r"colou?r|background", attrs.get("style") or ""):
+            self.local.append(f"<{tag} style={attrs.get('style')!r}>")
+
+    def handle_data(self, data):
+        if self._in_style:
+            self.blocks.append(data.strip())
+            self._in_style = False
+
+
+def test_every_page_takes_its_styles_from_the_theme():
+    """The premise of checking axe's layout rules on one page per template: no page brings a stylesheet,
+    a <style> block or a colour of its own."""
+    styles = {}
+    for path, _ in PAGES:
+        parsed = _Styles(HTML / path)
+        parsed.feed((HTML / path).read_text(encoding="utf-8"))
+        styles[path] = parsed
+    reference = styles[FULL_AXE_PAGE]
+    assert reference.sheets and all(s.startswith("_static/") for s in reference.sheets), reference.sheets
+    odd = [
+        f"{path}: {sorted(p.sheets ^ reference.sheets)} {p.blocks} {p.local[:3]}"
+        for path, p in styles.items()
+        if p.sheets != reference.sheets or p.blocks != reference.blocks or p.local
+    ]
+    assert not odd, "pages with styles of their own:\n" + "\n".join(odd)

@@ -69,6 +69,19 @@ def _check_bounds(bounds):
     return bounds
 
 
+def _check_ascent_args(student, teacher, x, step_size, n_steps, bounds) -> tuple[float, int]:
+    """The checks of :func:`auxiliary_samples`: two modules, a float tensor (n, …), η ≥ 0, K ≥ 1, bounds."""
+    for name, net in (("student", student), ("teacher", teacher)):
+        if not isinstance(net, nn.Module):
+            raise TypeError(f"{name} must be a torch.nn.Module, got {type(net).__name__}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if not torch.is_floating_point(x) or x.ndim < 2:
+        raise ValueError(f"x must be a floating-point tensor of shape (n, ...), got {x.dtype} {tuple(x.shape)}")
+    _check_bounds(bounds)
+    return check_real("step_size", step_size, low=0.0), check_int("n_steps", n_steps, low=1)
+
+
 def auxiliary_samples(
     student: nn.Module,
     teacher: nn.Module,
@@ -87,16 +100,7 @@ def auxiliary_samples(
     the parameters of both networks receive no gradient. Rows must not interact inside the networks
     (no batch normalization in training mode), so that each row gets its own gradient.
     """
-    for name, net in (("student", student), ("teacher", teacher)):
-        if not isinstance(net, nn.Module):
-            raise TypeError(f"{name} must be a torch.nn.Module, got {type(net).__name__}")
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if not torch.is_floating_point(x) or x.ndim < 2:
-        raise ValueError(f"x must be a floating-point tensor of shape (n, ...), got {x.dtype} {tuple(x.shape)}")
-    step_size = check_real("step_size", step_size, low=0.0)
-    n_steps = check_int("n_steps", n_steps, low=1)
-    _check_bounds(bounds)
+    step_size, n_steps = _check_ascent_args(student, teacher, x, step_size, n_steps, bounds)
     x = x.detach().clone()
     for _ in range(n_steps):
         x.requires_grad_(True)

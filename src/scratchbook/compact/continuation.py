@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from scratchbook._validation import check_int, check_real
-from scratchbook.compact.training import LossFn, fit, make_mlp
+from scratchbook.compact.tasks import digits_few_labels
+from scratchbook.compact.training import LossFn, accuracy, fit, make_mlp, predict, train_classifier
 
 __all__ = [
     "annealing_factor",
@@ -25,6 +26,8 @@ __all__ = [
     "make_ckd_loss",
     "noisy_teacher",
     "distill_1d",
+    "TEACHER_WIDTHS",
+    "capacity_gap_trial",
 ]
 
 
@@ -51,16 +54,21 @@ def temperature_schedule(step: int, total_steps: int, T_max: int) -> int:
     return max(1, T_max - step * T_max // total_steps)
 
 
+def _check_psi_args(step, total_steps, start, end) -> tuple[int, int, float, float]:
+    """The checks of :func:`psi_schedule`: step ≥ 0, total_steps ≥ 1 and 0 ≤ start ≤ end ≤ 1."""
+    step = check_int("step", step, low=0)
+    total_steps = check_int("total_steps", total_steps, low=1)
+    start = check_real("start", start, low=0.0, high=1.0)
+    return step, total_steps, start, check_real("end", end, low=start, high=1.0)
+
+
 def psi_schedule(step: int, total_steps: int, start: float = 1.0, end: float = 1.0) -> float:
     """ψ, the weight of the task loss (Eq. ckd-objective): 0 before ``start·total_steps``, 1 from ``end·total_steps``.
 
     Linear in between; ``start = end`` switches at once (Annealing KD's second phase), and the default
     ``start = end = 1`` never mixes in the task loss.
     """
-    step = check_int("step", step, low=0)
-    total_steps = check_int("total_steps", total_steps, low=1)
-    start = check_real("start", start, low=0.0, high=1.0)
-    end = check_real("end", end, low=start, high=1.0)
+    step, total_steps, start, end = _check_psi_args(step, total_steps, start, end)
     t = step / total_steps
     if t < start:
         return 0.0
@@ -94,6 +102,24 @@ def continuation_kd_loss(
     return torch.clamp(diff.pow(2).sum(dim=1) - margin * phi, min=0.0).mean()
 
 
+def _check_make_ckd_args(teacher, anneal_steps, T_max, margin, task_loss, total_steps, psi_start, psi_end):
+    """The checks of :func:`make_ckd_loss`; returns anneal_steps, T_max, margin and total_steps."""
+    if not callable(teacher):
+        raise TypeError(f"teacher must be callable, got {type(teacher).__name__}")
+    if task_loss is not None and not callable(task_loss):
+        raise TypeError(f"task_loss must be callable or None, got {type(task_loss).__name__}")
+    anneal_steps = check_int("anneal_steps", anneal_steps, low=1)
+    T_max = check_int("T_max", T_max, low=1)
+    margin = check_real("margin", margin, low=0.0)
+    total_steps = anneal_steps if total_steps is None else check_int("total_steps", total_steps, low=1)
+    _check_psi_args(0, total_steps, psi_start, psi_end)
+    if anneal_steps < T_max:
+        raise ValueError(
+            f"anneal_steps must be >= T_max = {T_max} (one step per temperature at least), got {anneal_steps}"
+        )
+    return anneal_steps, T_max, margin, total_steps
+
+
 def make_ckd_loss(
     teacher: Callable[[torch.Tensor], torch.Tensor],
     anneal_steps: int,
@@ -111,19 +137,9 @@ def make_ckd_loss(
     loss is (1 − ψ)·CKD + ψ·task, ψ from :func:`psi_schedule` over ``total_steps``; without one, ``yb``
     is ignored. ``margin = 0`` gives Annealing KD; ``T_max = 1`` and ``margin = 0`` plain KD (MSE).
     """
-    if not callable(teacher):
-        raise TypeError(f"teacher must be callable, got {type(teacher).__name__}")
-    if task_loss is not None and not callable(task_loss):
-        raise TypeError(f"task_loss must be callable or None, got {type(task_loss).__name__}")
-    anneal_steps = check_int("anneal_steps", anneal_steps, low=1)
-    T_max = check_int("T_max", T_max, low=1)
-    margin = check_real("margin", margin, low=0.0)
-    total_steps = anneal_steps if total_steps is None else check_int("total_steps", total_steps, low=1)
-    psi_schedule(0, total_steps, psi_start, psi_end)  # validates psi_start and psi_end
-    if anneal_steps < T_max:
-        raise ValueError(
-            f"anneal_steps must be >= T_max = {T_max} (one step per temperature at least), got {anneal_steps}"
-        )
+    anneal_steps, T_max, margin, total_steps = _check_make_ckd_args(
+        teacher, anneal_steps, T_max, margin, task_loss, total_steps, psi_start, psi_end
+    )
 
     def loss_fn(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, step: int) -> torch.Tensor:
         out = model(xb)
@@ -193,3 +209,51 @@ def distill_1d(
         callback=callback,
     )
     return model
+
+
+TEACHER_WIDTHS = (8, 32, 128, 512)
+"""The hidden widths of the teachers of chapter 4.3's capacity-gap experiment, smallest to largest."""
+
+
+def capacity_gap_trial(
+    seed: int = 0,
+    teacher_widths: tuple[int, ...] = TEACHER_WIDTHS,
+    student_hidden: int = 16,
+    teacher_steps: int = 1000,
+    steps: int = 2000,
+    T_max: int = 8,
+) -> dict[str, np.ndarray]:
+    """One seed of chapter 4.3's capacity-gap experiment: one small student per teacher, plain and annealed.
+
+    Each teacher ``64 → w → w → 10`` (``w`` in ``teacher_widths``, seeded by ``seed + 100``) is trained
+    with the cross-entropy on every labelled training digit of :func:`digits_few_labels` for
+    ``teacher_steps``; a student ``64 → student_hidden → 10`` (seeded by ``seed``) then regresses the
+    teacher's logits on the training digits without labels for ``steps`` (:func:`make_ckd_loss`, no
+    margin), with ``T_max = 1`` (plain KD) and with ``T_max`` falling over the first half (Annealing
+    KD). Returns, one entry per teacher, the teacher's test accuracy (``"teacher"``), the standard
+    deviation of its logits on the training digits (``"logit_std"``) and the students' test accuracies
+    (``"plain KD"``, ``"Annealing KD"``).
+    """
+    seed = check_int("seed", seed, low=0)
+    widths = [check_int("teacher_widths", w, low=1) for w in teacher_widths]
+    if not widths:
+        raise ValueError("teacher_widths must name at least one width")
+    student_hidden = check_int("student_hidden", student_hidden, low=1)
+    teacher_steps = check_int("teacher_steps", teacher_steps, low=1)
+    steps = check_int("steps", steps, low=2)
+    T_max = check_int("T_max", T_max, low=2)
+    full = digits_few_labels(len(digits_few_labels(10).X_unlabelled), random_state=0)  # every training digit labelled
+    X, y = full.X_train, full.y_train
+    out = {key: np.zeros(len(widths)) for key in ("teacher", "logit_std", "plain KD", "Annealing KD")}
+    for k, width in enumerate(widths):
+        teacher = make_mlp([64, width, width, 10], random_state=seed + 100)
+        train_classifier(teacher, X, y, steps=teacher_steps, random_state=seed, progress=False)
+        teacher.eval()
+        out["teacher"][k] = accuracy(teacher, full.X_test, full.y_test)
+        out["logit_std"][k] = predict(teacher, X).std()
+        for name, t_max in (("plain KD", 1), ("Annealing KD", T_max)):
+            student = make_mlp([64, student_hidden, 10], random_state=seed)
+            loss_fn = make_ckd_loss(lambda xb, t=teacher: t.to(xb.device)(xb), steps // 2, t_max, 0.0)
+            fit(student, loss_fn, X, X, steps=steps, random_state=seed, progress=False)
+            out[name][k] = accuracy(student, full.X_test, full.y_test)
+    return out

@@ -145,14 +145,8 @@ def random_direction(model: nn.Module, random_state: int = 0, filter_normalize: 
     return direction
 
 
-def loss_along(
-    model: nn.Module, direction: dict[str, torch.Tensor], alphas: Sequence[float], X, y, num_threads: int | None = 1
-) -> np.ndarray:
-    """The mean cross-entropy on ``(X, y)`` of the weights w + α·d, for each α in ``alphas``.
-
-    ``model`` is evaluated (in eval mode) through :func:`torch.func.functional_call`, so its own
-    weights are never modified; small networks evaluate fastest with ``num_threads=1``.
-    """
+def _check_slice_args(model, direction, alphas, X, y):
+    """The checks of :func:`loss_along`; returns the parameters, α as an array and X, y as tensors."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     params = dict(model.named_parameters())
@@ -171,6 +165,18 @@ def loss_along(
     yt = torch.as_tensor(np.asarray(y), dtype=torch.int64, device=param.device)
     if len(Xt) != len(yt):
         raise ValueError(f"X and y must have one row per sample each, got {len(Xt)} and {len(yt)} rows")
+    return params, alphas, Xt, yt
+
+
+def loss_along(
+    model: nn.Module, direction: dict[str, torch.Tensor], alphas: Sequence[float], X, y, num_threads: int | None = 1
+) -> np.ndarray:
+    """The mean cross-entropy on ``(X, y)`` of the weights w + α·d, for each α in ``alphas``.
+
+    ``model`` is evaluated (in eval mode) through :func:`torch.func.functional_call`, so its own
+    weights are never modified; small networks evaluate fastest with ``num_threads=1``.
+    """
+    params, alphas, Xt, yt = _check_slice_args(model, direction, alphas, X, y)
     model.eval()
     losses = []
     with torch.no_grad(), torch_threads(num_threads):

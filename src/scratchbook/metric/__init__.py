@@ -1,5 +1,6 @@
 """Part II: metric learning — distances, the PSD cone, spectral metric learners (MMC, RCA, DCA, LMNN,
-GMML, kernel RCA), probabilistic metric learners (MCML, NCA, ITML), deep metric learning.
+GMML, kernel RCA), probabilistic metric learners (MCML, NCA, ITML, a Bayesian diagonal metric), deep
+metric learning (``scratchbook.metric.deep``, ``scratchbook.metric.deep_more``).
 
 The estimators need only NumPy and scikit-learn; the deep-learning names (``scratchbook.metric.deep``)
 are imported on first use, so ``import scratchbook.metric`` does not import torch.
@@ -9,6 +10,7 @@ from importlib import import_module
 from typing import Any
 
 from scratchbook.metric._base import MahalanobisMixin
+from scratchbook.metric.bayes import BayesianMetric
 from scratchbook.metric.dca import DCA
 from scratchbook.metric.distances import components_from_metric, mahalanobis_distances, project_psd
 from scratchbook.metric.gmml import GMML
@@ -39,6 +41,7 @@ __all__: list[str] = [
     "MCML",
     "NCA",
     "ITML",
+    "BayesianMetric",
     "triplet_loss",
     "contrastive_loss",
     "distance_weighted_sampling",

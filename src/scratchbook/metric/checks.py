@@ -256,3 +256,65 @@ def check_map_at_r(fn) -> bool:
 
 
 __all__ += ["check_map_at_r"]
+
+
+# --- Imbalance, locality, adversaries and kernels (chapter 6) ------------------------------------
+
+
+def check_balanced_weights(fn) -> bool:
+    """Check ``fn(y, anchors) -> w``: IML's weight of each pair.
+
+    The weight is 1/(C·n_c), with n_c the number of pairs whose anchor is in the pair's class.
+    """
+    from scratchbook.metric.more_spectral import _class_weights
+
+    rng = np.random.default_rng(6)
+    y = np.repeat([0, 1, 2, 3], [20, 5, 2, 9])
+    anchors = rng.integers(0, len(y), size=60)
+    ok = True
+    for case, a in (
+        ("every class anchors a pair", np.r_[anchors, 20, 25, 27]),
+        ("a class anchors none", anchors[y[anchors] != 2]),
+    ):
+        answer = call_or_none(fn, y, a)
+        if _not_done(answer):
+            return False
+        ok &= report_check(
+            f"class-balanced pair weights ({case})",
+            answer,
+            _class_weights(y, a, True),
+            hint="Count the pairs of each anchor class; C is the number of classes that anchor at least one pair.",
+        )
+    return bool(ok)
+
+
+# --- More deep metric learning (chapter 7) -------------------------------------------------------
+
+
+def check_fisher_eigenvalues(fn) -> bool:
+    """Check ``fn(Z, y, reg) -> eigenvalues``: the ascending eigenvalues of S_b v = λ (S_w + reg·I) v."""
+    import torch
+
+    from scratchbook.metric.deep_more import fisher_eigenvalues
+
+    rng = np.random.default_rng(7)
+    ok = True
+    for n_classes, d in ((3, 4), (5, 6)):
+        y = np.arange(40) % n_classes
+        Z = rng.normal(size=(40, d)) + y[:, None] * rng.normal(size=d)
+        answer = call_or_none(fn, Z.copy(), y.copy(), 0.01)
+        if _not_done(answer):
+            return False
+        expected = fisher_eigenvalues(torch.as_tensor(Z), torch.as_tensor(y), 0.01).numpy()
+        ok &= report_check(
+            f"Fisher eigenvalues of {n_classes} classes in d={d}",
+            np.sort(np.asarray(answer, dtype=float)),
+            expected,
+            hint="S_w = Σ_c Σ_i (z_i − μ_c)(z_i − μ_c)ᵀ / n, S_b = Σ_c n_c (μ_c − μ)(μ_c − μ)ᵀ / n; then "
+            "scipy.linalg.eigh(S_b, S_w + reg·I, eigvals_only=True).",
+        )
+    return bool(ok)
+
+
+__all__ += ["check_balanced_weights"]
+__all__ += ["check_fisher_eigenvalues"]

@@ -52,10 +52,13 @@ def evaluate(
     train_size: float | int = 0.5,
     n_neighbors: int = 3,
     random_state: int = 0,
+    scoring: Callable[[np.ndarray, np.ndarray], float] | None = None,
 ) -> dict[str, np.ndarray]:
     """k-NN test accuracy after each learner on the same ``n_splits`` stratified splits of (X, y).
 
-    Returns ``{name: accuracies}``, one accuracy per split, in the order of the splits.
+    Returns ``{name: accuracies}``, one accuracy per split, in the order of the splits. ``scoring``,
+    a function ``(y_true, y_pred) -> float`` such as scikit-learn's ``balanced_accuracy_score``,
+    replaces the accuracy.
     """
     X = check_array("X", X, ndim=2)
     y = np.asarray(y)
@@ -65,6 +68,8 @@ def evaluate(
     n_neighbors = check_int("n_neighbors", n_neighbors, low=1)
     if not learners:
         raise ValueError("learners must name at least one learner factory")
+    if scoring is not None and not callable(scoring):
+        raise TypeError(f"scoring must be a function (y_true, y_pred) -> float, got {type(scoring).__name__}")
     splits = list(StratifiedShuffleSplit(n_splits, train_size=train_size, random_state=random_state).split(X, y))
     scores: dict[str, np.ndarray] = {}
     for name, make in learners.items():
@@ -73,7 +78,7 @@ def evaluate(
         acc = []
         for train, test in splits:
             model = make_pipeline(clone(make()), KNeighborsClassifier(n_neighbors)).fit(X[train], y[train])
-            acc.append(model.score(X[test], y[test]))
+            acc.append(model.score(X[test], y[test]) if scoring is None else scoring(y[test], model.predict(X[test])))
         scores[name] = np.array(acc)
     return scores
 

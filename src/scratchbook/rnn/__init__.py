@@ -43,7 +43,7 @@ from scratchbook.rnn.gradients import (
     step_jacobian,
 )
 from scratchbook.rnn.gru import GRU, gru_cell, gru_step
-from scratchbook.rnn.lstm import LSTM, lstm_cell, lstm_layer_backward, lstm_layer_forward, lstm_step
+from scratchbook.rnn.lstm import LSTM, lstm_cell, lstm_layer_backward, lstm_layer_forward, lstm_step, vanilla_lstm_cell
 from scratchbook.rnn.lstm import VARIANTS as LSTM_VARIANTS
 from scratchbook.rnn.optim import adam_step, gradient_step
 from scratchbook.rnn.remedies import LeakyRNN, identity_init, input_sensitivity
@@ -78,6 +78,7 @@ __all__: list[str] = [
     "LSTM_VARIANTS",
     "lstm_cell",
     "lstm_step",
+    "vanilla_lstm_cell",
     "lstm_layer_forward",
     "lstm_layer_backward",
     "GRU",

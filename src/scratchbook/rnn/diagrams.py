@@ -178,7 +178,7 @@ def bilm_diagram(steps: int = 4, layers: int = 2) -> Figure:
     for ax, forward in zip(axes, (True, False)):
         color = "C0" if forward else "C2"
         for k in range(1, steps + 1):
-            _box(ax, k, 0, f"$t_{{{k}}}$")
+            _box(ax, k, 0, f"$\\omega_{{{k}}}$")
             _box(ax, k, 1, f"$x_{{{k}}}$")
             _arrow(ax, (k, 0), (k, 1))
             for j in range(1, layers + 1):
@@ -188,7 +188,7 @@ def bilm_diagram(steps: int = 4, layers: int = 2) -> Figure:
                 if k < steps:
                     a, b = ((k, 1 + j), (k + 1, 1 + j)) if forward else ((k + 1, 1 + j), (k, 1 + j))
                     _arrow(ax, a, b, color=color)
-            target = f"$t_{{{k + 1}}}$" if forward else f"$t_{{{k - 1}}}$"
+            target = f"$\\omega_{{{k + 1}}}$" if forward else f"$\\omega_{{{k - 1}}}$"
             if (forward and k < steps) or (not forward and k > 1):
                 _box(ax, k, 2 + layers, f"softmax → {target}", size=8)
                 _arrow(ax, (k, 1 + layers), (k, 2 + layers))

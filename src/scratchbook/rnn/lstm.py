@@ -16,6 +16,7 @@ from scratchbook.rnn._stacked import StackedRecurrent
 __all__ = [
     "VARIANTS",
     "LSTM",
+    "vanilla_lstm_cell",
     "lstm_cell",
     "lstm_step",
     "lstm_layer_forward",
@@ -34,6 +35,22 @@ VARIANTS = (
     "coupled",  # f = 1 − i (coupled input and forget gate)
     "full_gate_recurrence",  # i, f, o also see the previous step's i, f, o
 )
+
+
+def vanilla_lstm_cell(pre: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of the vanilla LSTM from the pre-activations ``pre`` (B×4H, blocks i, f, g, o); returns h, c.
+
+    Eqs. (lstm-gates)–(lstm-hidden) of chapter 4 line by line; :func:`lstm_cell` computes the same
+    step (tested equal) with the switches for the variants.
+    """
+    a_i, a_f, a_g, a_o = pre.chunk(4, dim=-1)
+    i = torch.sigmoid(a_i)  # input gate
+    f = torch.sigmoid(a_f)  # forget gate
+    g = torch.tanh(a_g)  # candidate
+    o = torch.sigmoid(a_o)  # output gate
+    c = f * c + i * g  # Eq. (lstm-cell)
+    h = o * torch.tanh(c)  # Eq. (lstm-hidden)
+    return h, c
 
 
 def lstm_cell(

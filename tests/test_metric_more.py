@@ -1,0 +1,222 @@
+"""Chapter 2.7: the Bayesian diagonal metric and the deep losses, against independent oracles.
+
+* The negative log posterior's gradient and Hessian against central finite differences; the Newton
+  MAP point against scipy's L-BFGS on the same objective; the probit predictive against Monte Carlo
+  over the Laplace posterior.
+* Deep LDA's eigenvalues against scipy's generalized symmetric eigensolver, for a linear network.
+* Every torch loss through ``torch.autograd.gradcheck`` in float64, and the cross-modal loss against a
+  loop over the pairs.
+* The SPD network's logarithm against scipy's ``logm``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+from scipy.optimize import minimize
+from scipy.special import expit
+
+from scratchbook.metric._base import sample_pairs
+from scratchbook.metric.bayes import BayesianMetric, pair_features, pair_objective
+from scratchbook.metric.deep_more import (
+    Autoencoder,
+    NetTransformer,
+    SPDNet,
+    cross_modal_loss,
+    deep_lda_loss,
+    fisher_eigenvalues,
+    scatter_matrices,
+    spd_log,
+)
+from scratchbook.metric.experiments import make_noisy_features
+
+
+@pytest.fixture
+def pairs():
+    rng = np.random.default_rng(0)
+    Phi = rng.random((60, 4))
+    delta = np.where(rng.random(60) < 0.5, 1, -1)
+    return Phi, delta
+
+
+def test_pair_objective_gradient_and_hessian_match_finite_differences(pairs):
+    Phi, delta = pairs
+    theta = np.random.default_rng(1).normal(size=5)
+    f = lambda t: pair_objective(t, Phi, delta, 0.7)  # noqa: E731
+    _, grad, hess = f(theta)
+    h = 1e-6
+    eye = np.eye(5)
+    fd_grad = np.array([(f(theta + h * e)[0] - f(theta - h * e)[0]) / (2 * h) for e in eye])
+    fd_hess = np.array([(f(theta + h * e)[1] - f(theta - h * e)[1]) / (2 * h) for e in eye])
+    np.testing.assert_allclose(grad, fd_grad, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(hess, fd_hess, rtol=1e-5, atol=1e-6)
+
+
+def test_map_point_matches_lbfgs_and_laplace_covariance_is_inverse_hessian():
+    X, y = make_noisy_features(120, random_state=0)
+    X = (X - X.mean(0)) / X.std(0)
+    model = BayesianMetric(alpha=2.0, num_constraints=300).fit(X, y)
+    i, j, delta = sample_pairs(np.asarray(y), 300, np.random.RandomState(0))  # the pairs fit draws
+    Phi = pair_features(X[i], X[j])
+    res = minimize(
+        lambda t: pair_objective(t, Phi, delta, 2.0)[:2],
+        np.zeros(X.shape[1] + 1),
+        jac=True,
+        method="L-BFGS-B",
+        options={"gtol": 1e-10, "ftol": 1e-14, "maxiter": 2000},
+    )
+    np.testing.assert_allclose(np.append(model.weights_, model.bias_), res.x, atol=1e-4)
+    H = pair_objective(res.x, Phi, delta, 2.0)[2]
+    np.testing.assert_allclose(model.covariance_, np.linalg.inv(H), rtol=1e-3, atol=1e-8)
+    # the informative features get larger weights than the noise features
+    assert model.weights_[:2].min() > np.abs(model.weights_[2:]).max()
+
+
+def test_probit_predictive_matches_monte_carlo():
+    X, y = make_noisy_features(90, random_state=1)
+    model = BayesianMetric(alpha=1.0, num_constraints=60).fit(X / X.std(0), y)
+    Xs = X / X.std(0)
+    prob, std = model.predict_similarity(Xs[:20], Xs[20:40], return_std=True)
+    draws = model.sample_weights(200_000, random_state=0)
+    A = np.hstack([-pair_features(Xs[:20], Xs[20:40]), np.ones((20, 1))])
+    mc = expit(draws @ A.T).mean(0)
+    assert std.min() > 0
+    np.testing.assert_allclose(prob, mc, atol=0.02)  # the probit approximation's known small error
+
+
+def test_bayesian_metric_rejects_bad_arguments():
+    X, y = make_noisy_features(60)
+    with pytest.raises(ValueError, match="alpha"):
+        BayesianMetric(alpha=0.0).fit(X, y)
+    with pytest.raises(ValueError, match="num_constraints"):
+        BayesianMetric(num_constraints=1).fit(X, y)
+    with pytest.raises(ValueError, match="Xa and Xb"):
+        pair_features(X[:3], X[:4])
+
+
+def _batch(n=24, d=5, c=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    Z = torch.randn(n, d, generator=g, dtype=torch.float64)
+    labels = torch.arange(n) % c
+    return Z, labels
+
+
+def test_fisher_eigenvalues_match_scipy_for_a_linear_network():
+    X, labels = _batch(40, 6, 4)
+    W = torch.randn(6, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    Z = X @ W
+    lam = fisher_eigenvalues(Z, labels, reg=1e-3).numpy()
+    Zn, yn = Z.numpy(), labels.numpy()
+    mean = Zn.mean(0)
+    Sw = sum((Zn[yn == c] - Zn[yn == c].mean(0)).T @ (Zn[yn == c] - Zn[yn == c].mean(0)) for c in range(4)) / 40
+    Sb = sum((yn == c).sum() * np.outer(Zn[yn == c].mean(0) - mean, Zn[yn == c].mean(0) - mean) for c in range(4)) / 40
+    expected = scipy.linalg.eigh(Sb, Sw + 1e-3 * np.eye(5), eigvals_only=True)
+    np.testing.assert_allclose(lam, expected, rtol=1e-8, atol=1e-10)
+    # only C − 1 = 3 eigenvalues are nonzero: S_b has rank C − 1
+    assert np.all(np.abs(lam[:2]) < 1e-8) and lam[2] > 1e-3
+    # the loss is minus the mean of those within the margin of the smallest of the three
+    top = np.sort(expected)[-3:]
+    assert float(deep_lda_loss(Z, labels, reg=1e-3, margin=1e9)) == pytest.approx(-top.mean())
+    assert float(deep_lda_loss(Z, labels, reg=1e-3, margin=0.0)) == pytest.approx(-top.min())
+
+
+def test_scatter_matrices_add_up_to_the_total_scatter():
+    Z, labels = _batch()
+    Sw, Sb = scatter_matrices(Z, labels)
+    D = Z - Z.mean(0)
+    torch.testing.assert_close(Sw + Sb, D.T @ D / len(Z))
+
+
+def test_deep_lda_loss_gradcheck():
+    Z, labels = _batch()
+    Z.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda z: deep_lda_loss(z, labels, reg=1e-2, margin=10.0), (Z,))
+
+
+def test_cross_modal_loss_matches_a_loop_and_gradcheck():
+    g = torch.Generator().manual_seed(0)
+    za = torch.randn(7, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    zb = torch.randn(7, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    t = 0.3
+    a = za / za.norm(dim=1, keepdim=True)
+    b = zb / zb.norm(dim=1, keepdim=True)
+    terms = []
+    for i in range(7):
+        sa = torch.stack([a[i] @ b[k] for k in range(7)]) / t
+        sb = torch.stack([b[i] @ a[k] for k in range(7)]) / t
+        terms.append(-(sa[i] - torch.logsumexp(sa, 0)) / 2 - (sb[i] - torch.logsumexp(sb, 0)) / 2)
+    torch.testing.assert_close(cross_modal_loss(za, zb, t), torch.stack(terms).mean())
+    assert torch.autograd.gradcheck(lambda x, y: cross_modal_loss(x, y, t), (za, zb))
+    with pytest.raises(ValueError, match="za and zb"):
+        cross_modal_loss(za, zb[:3])
+    with pytest.raises(ValueError, match="temperature"):
+        cross_modal_loss(za, zb, 0.0)
+
+
+def _spd(n, d, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    A = torch.randn(n, d, d, dtype=torch.float64, generator=g)
+    return A @ A.transpose(1, 2) + 0.5 * torch.eye(d, dtype=torch.float64)
+
+
+def test_spd_log_matches_scipy_logm():
+    S = _spd(3, 4)
+    for k in range(3):
+        np.testing.assert_allclose(spd_log(S)[k].numpy(), scipy.linalg.logm(S[k].numpy()).real, atol=1e-10)
+    with pytest.raises(ValueError, match="positive definite"):
+        spd_log(-S)
+
+
+def test_spdnet_gradcheck_and_output_distances_are_log_euclidean():
+    S = _spd(4, 5)
+    net = SPDNet(5, 3, eps=1e-6).double()
+    torch.nn.init.normal_(net.weight)
+    assert torch.autograd.gradcheck(lambda w: _spd_forward(net, w, S), (net.weight.detach().clone().requires_grad_(),))
+    out = net(S)
+    W = net.stiefel().detach()
+    torch.testing.assert_close(W.T @ W, torch.eye(3, dtype=torch.float64))
+    logs = spd_log(W.T @ S @ W)
+    torch.testing.assert_close((out[0] - out[1]).norm(), (logs[0] - logs[1]).norm())
+
+
+def _spd_forward(net, w, S):
+    with torch.no_grad():
+        net.weight.copy_(w)
+    net.weight = torch.nn.Parameter(w) if False else net.weight
+    Q, R = torch.linalg.qr(w)
+    W = Q * torch.sign(torch.diagonal(R))
+    return spd_log(W.T @ S @ W, eps=net.eps)[:, net.rows, net.cols]
+
+
+def test_autoencoder_and_transformer_shapes_and_errors():
+    ae = Autoencoder(8, 4, 2)
+    x = torch.rand(5, 8)
+    assert ae(x).shape == (5, 2) and ae.reconstruction_loss(x).ndim == 0
+    X, y = make_noisy_features(60)
+    Z = NetTransformer("triplet", out=3, steps=2).fit(X, y).transform(X)
+    assert Z.shape == (60, 3)
+    with pytest.raises(ValueError, match="method"):
+        NetTransformer("pca").fit(X, y)
+    with pytest.raises(ValueError, match="out_size"):
+        SPDNet(3, 4)
+
+
+def test_cross_modal_recall_against_a_brute_force_loop_and_data_shapes():
+    from scratchbook.metric.deep_more import cross_modal_recall, make_spd_classes, make_two_modalities
+
+    XA, XB, y = make_two_modalities(40, dims=(5, 7), random_state=0)
+    assert XA.shape == (40, 5) and XB.shape == (40, 7) and len(y) == 40
+    rng = np.random.default_rng(0)
+    ZA, ZB = rng.normal(size=(40, 3)), rng.normal(size=(40, 3))
+    cos = lambda a, b: a @ b / np.linalg.norm(a) / np.linalg.norm(b)  # noqa: E731
+    hits2 = np.mean([i in sorted(range(40), key=lambda j: -cos(ZA[i], ZB[j]))[:2] for i in range(40)])
+    same = np.mean([y[max(range(40), key=lambda j: cos(ZA[i], ZB[j]))] == y[i] for i in range(40)])
+    got = cross_modal_recall(ZA, ZB, y, k=2)
+    assert got["instance"] == pytest.approx(hits2) and got["class"] == pytest.approx(same)
+    assert cross_modal_recall(ZA, ZA, y)["instance"] == 1.0
+    with pytest.raises(ValueError, match="ZA and ZB"):
+        cross_modal_recall(ZA, ZB[:5], y)
+    S, ys = make_spd_classes(3, random_state=0)
+    assert S.shape == (9, 6, 6) and np.all(np.linalg.eigvalsh(S) > 0) and np.array_equal(np.bincount(ys), [3, 3, 3])
