@@ -5,9 +5,10 @@
 Needs the biLM checkpoint of ``scripts/make_elmo_checkpoint.py``. Builds the chapter's features with
 ``scratchbook.rnn.experiments.probe_features`` (the biLM on our LSTM, one CPU thread, as the chapter
 runs it) and trains each probe by ``scratchbook.rnn.experiments.train_probes`` under the chapter's
-protocol ``PROBE``; a few seconds. The file holds each probe's state dict and the loss of every step;
-the chapter reruns the first step on its own features and uses the stored probes only if that loss
-matches, training them itself otherwise (another Python's corpus, or no biLM checkpoint).
+protocol ``PROBE``; a few seconds. The file holds each probe's state dict, the loss of every step and
+the protocol, and nothing that changes from run to run: a rerun writes the same file. The
+chapter computes the loss of each untrained probe on its own features and uses the stored probes
+only if it matches the first stored loss, training them itself otherwise (another Python's corpus, or no biLM checkpoint).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 import torch
 
 from scratchbook.rnn.elmo import load_bilm, pydoc_topics
-from scratchbook.rnn.experiments import PROBE, probe_features, quote_stream, save_probes, train_probes
+from scratchbook.rnn.experiments import PROBE, probe_features, probe_topics, quote_stream, save_probes, train_probes
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "chapters" / "rnn" / "data"
@@ -34,19 +35,17 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     bilm, vocab, _ = load_bilm(args.checkpoint)
-    train_topics = pydoc_topics("train")
-    probe_topics = {name: text for i, (name, text) in enumerate(train_topics.items()) if i % 3 == 0}
-    probe_ids, probe_labels = quote_stream(probe_topics, vocab)
+    probe_ids, probe_labels = quote_stream(probe_topics(pydoc_topics("train")), vocab)
     heldout_ids, _ = quote_stream(pydoc_topics("heldout"), vocab)
     features = probe_features(bilm, probe_ids, heldout_ids)
     start = time.perf_counter()
     trained = train_probes(features, probe_labels, **PROBE)
     seconds = time.perf_counter() - start
+    # no time or absolute path in the file, so that a rerun on the same machine writes the same file
     info = {
-        "command": shlex.join(["python", *sys.argv]),
+        "command": shlex.join(["python", "scripts/make_elmo_probes.py", *sys.argv[1:]]),
         "python": sys.version.split()[0],
         "torch": str(torch.__version__),
-        "seconds": round(seconds, 1),
         **PROBE,
     }
     save_probes(args.out, trained, info)

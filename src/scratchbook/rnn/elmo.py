@@ -42,6 +42,7 @@ __all__ = [
     "contextual_layers",
     "window_features",
     "train_probe",
+    "initial_probe_loss",
     "probe_accuracy",
     "save_bilm",
     "load_bilm",
@@ -263,14 +264,15 @@ def train_bilm(
     num_threads: int | None = 1,
     progress: bool = True,
     callback: Callable[[int, nn.Module], None] | None = None,
-) -> np.ndarray:
-    """Train ``model`` with Adam on random windows of the token stream ``ids``; return every step's loss.
+) -> dict:
+    """Train ``model`` with Adam on random windows of the token stream ``ids``; returns the loss ``history``.
 
-    :func:`scratchbook.training.fit` with :func:`bilm_loss`: each step draws ``batch_size`` windows
-    of ``length`` tokens and takes one Adam step, the gradient norm clipped at ``clip_norm``.
-    ``callback(step, model)`` runs after every step; ``num_threads`` as in
-    :func:`~scratchbook.rnn.training.train_adding`. Trains on the device of the model's parameters
-    and leaves the model in evaluation mode (no dropout).
+    The loop is :func:`scratchbook.training.fit` with :func:`bilm_loss`: each step draws
+    ``batch_size`` windows of ``length`` tokens with ``random_state`` and takes one Adam step, the
+    gradient norm clipped at ``clip_norm``. ``callback(step, model)`` runs after every step;
+    ``num_threads`` as in :func:`~scratchbook.rnn.training.train_adding`. Trains on the device of the
+    model's parameters and leaves the model in evaluation mode (no dropout). Returns
+    ``{"history": loss of every step}``, as :func:`~scratchbook.rnn.charlm.train_charlm` does.
     """
     if not isinstance(model, BiLM):
         raise TypeError(f"model must be a BiLM, got {type(model).__name__}")
@@ -287,7 +289,7 @@ def train_bilm(
         batch = stream[starts[:, None] + offsets]
         return batch, batch  # a language model's targets are its inputs, shifted inside bilm_loss
 
-    return fit(
+    history = fit(
         model,
         lambda m, tokens, _, step: bilm_loss(m, tokens),
         batches=windows,
@@ -301,15 +303,12 @@ def train_bilm(
         device=device,
         desc="biLM",
     )
+    return {"history": history}
 
 
 @torch.no_grad()
-def perplexities(model: BiLM, ids, length: int = 64, batch_size: int = 64) -> tuple[float, float]:
-    """Forward and backward perplexity, exp of the mean cross-entropy, on the token stream ``ids``.
-
-    The windows are scored ``batch_size`` at a time: logits of 64 windows (64·length×V numbers) are
-    faster to compute on a CPU than those of all windows in one large batch.
-    """
+def perplexities(model: BiLM, ids, length: int = 64, batch_size: int = 256) -> tuple[float, float]:
+    """Forward and backward perplexity, exp of the mean cross-entropy, on the token stream ``ids``."""
     if not isinstance(model, BiLM):
         raise TypeError(f"model must be a BiLM, got {type(model).__name__}")
     length = check_int("length", length, low=2)
@@ -421,6 +420,30 @@ def _check_probe_data(layers, labels) -> tuple[torch.Tensor, torch.Tensor]:
     return layers, labels
 
 
+def _initial_probe(layers, labels, n_classes: int, random_state: int) -> tuple[MixProbe, torch.Tensor, torch.Tensor]:
+    """The untrained probe of :func:`train_probe` (seeded by ``random_state``) and the labelled positions."""
+    layers, labels = _check_probe_data(layers, labels)
+    n_classes = check_int("n_classes", n_classes, low=2)
+    keep = labels >= 0
+    layers, labels = layers[:, keep].detach(), labels[keep]
+    torch_state = torch.random.get_rng_state()
+    torch.manual_seed(check_int("random_state", random_state, low=0))
+    probe = MixProbe(layers.shape[0], layers.shape[-1], n_classes).to(layers.device, layers.dtype)
+    torch.random.set_rng_state(torch_state)
+    return probe, layers, labels
+
+
+@torch.no_grad()
+def initial_probe_loss(layers: torch.Tensor, labels, n_classes: int = 2, random_state: int = 0) -> float:
+    """The cross-entropy of the probe that :func:`train_probe` starts from: the first loss of its history.
+
+    No optimizer is built, so this is a cheap fingerprint of the features and labels a stored probe
+    was trained on.
+    """
+    probe, layers, labels = _initial_probe(layers, labels, n_classes, random_state)
+    return float(nn.functional.cross_entropy(probe(layers), labels))
+
+
 def train_probe(
     layers: torch.Tensor,
     labels,
@@ -438,14 +461,7 @@ def train_probe(
     so static and contextual features get the same classifier. ``random_state`` seeds the probe's
     initial weights. Returns the probe (in evaluation mode) and the loss of every step.
     """
-    layers, labels = _check_probe_data(layers, labels)
-    n_classes = check_int("n_classes", n_classes, low=2)
-    keep = labels >= 0
-    layers, labels = layers[:, keep].detach(), labels[keep]
-    torch_state = torch.random.get_rng_state()
-    torch.manual_seed(check_int("random_state", random_state, low=0))
-    probe = MixProbe(layers.shape[0], layers.shape[-1], n_classes).to(layers.device, layers.dtype)
-    torch.random.set_rng_state(torch_state)
+    probe, layers, labels = _initial_probe(layers, labels, n_classes, random_state)
     # full batch: every step sees all labelled positions; the frozen features stay in the closure
     history = fit(
         probe,
