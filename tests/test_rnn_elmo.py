@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from scratchbook.rnn.elmo import (
     contextual_layers,
     decode,
     encode,
+    initial_probe_loss,
     load_bilm,
     perplexities,
     probe_accuracy,
@@ -32,7 +34,17 @@ from scratchbook.rnn.elmo import (
     unigram_perplexity,
     window_features,
 )
+from scratchbook.rnn.experiments import (
+    PROBE,
+    load_probes,
+    probe_features,
+    probe_topics,
+    quote_stream,
+    save_probes,
+    train_probes,
+)
 
+ROOT = Path(__file__).resolve().parents[1]
 V, E = 23, 6
 
 
@@ -212,8 +224,77 @@ def test_probe_learns_a_linear_label_and_ignores_minus_one():
     layers = torch.randn(2, 400, 4)
     labels = (layers[1, :, 0] > 0).long()
     labels[:10] = -1
-    probe = train_probe(layers, labels, steps=200)
+    probe, history = train_probe(layers, labels, steps=200)
     assert probe_accuracy(probe, layers, labels) > 0.95
+    assert history.shape == (200,) and history[-1] < history[0] / 3
+
+
+def test_train_probe_equals_a_plain_adam_loop():
+    """The oracle: full-batch torch.optim.Adam written out by hand from the same initial probe."""
+    torch.manual_seed(3)
+    layers, labels = torch.randn(3, 60, 5), torch.randint(-1, 2, (60,))
+    probe, history = train_probe(layers, labels, steps=7, lr=0.05, weight_decay=1e-3, random_state=4)
+    torch.manual_seed(4)
+    reference = MixProbe(3, 5)
+    keep = labels >= 0
+    opt = torch.optim.Adam(reference.parameters(), lr=0.05, weight_decay=1e-3)
+    expected = []
+    for _ in range(7):
+        loss = torch.nn.functional.cross_entropy(reference(layers[:, keep]), labels[keep])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        expected.append(loss.item())
+    np.testing.assert_array_equal(history, expected)
+    for a, b in zip(probe.parameters(), reference.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_initial_probe_loss_is_the_first_loss_of_training():
+    """The oracle: the cross-entropy of the seeded, untrained MixProbe, computed by hand."""
+    torch.manual_seed(5)
+    layers, labels = torch.randn(2, 50, 4), torch.randint(-1, 3, (50,))
+    torch.manual_seed(7)
+    reference = MixProbe(2, 4, n_classes=3)
+    keep = labels >= 0
+    logits = torch.tensordot(torch.softmax(reference.mix.scalar_parameters, 0), layers[:, keep], dims=1)
+    logits = reference.mix.gamma * logits @ reference.linear.weight.T + reference.linear.bias
+    expected = -torch.log_softmax(logits, 1)[torch.arange(int(keep.sum())), labels[keep]].mean().item()
+    got = initial_probe_loss(layers, labels, n_classes=3, random_state=7)
+    assert math.isclose(got, expected, rel_tol=1e-6)
+    _, history = train_probe(layers, labels, n_classes=3, steps=2, random_state=7)
+    assert math.isclose(history[0], expected, rel_tol=1e-6)
+
+
+def test_train_bilm_equals_a_plain_adam_loop():
+    """The oracle: Adam with gradient clipping on random windows, written out by hand."""
+    ids = np.tile(np.arange(3, V), 4)
+    torch.manual_seed(0)
+    model = BiLM(V, 5, dropout=0.0)
+    reference = BiLM(V, 5, dropout=0.0)
+    reference.load_state_dict(model.state_dict())
+    result = train_bilm(model, ids, steps=6, batch_size=3, length=7, lr=1e-2, clip_norm=0.5, random_state=2, progress=False)
+    history = result["history"]
+    rng = np.random.default_rng(2)
+    opt = torch.optim.Adam(reference.parameters(), lr=1e-2)
+    expected = []
+    for _ in range(6):
+        starts = rng.integers(0, len(ids) - 7 + 1, size=3)
+        tokens = torch.as_tensor(np.stack([ids[s : s + 7] for s in starts]))
+        forward, backward = reference(tokens)
+        loss = (
+            torch.nn.functional.cross_entropy(forward[:, :-1].reshape(-1, V), tokens[:, 1:].reshape(-1))
+            + torch.nn.functional.cross_entropy(backward[:, 1:].reshape(-1, V), tokens[:, :-1].reshape(-1))
+        ) / 2
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(reference.parameters(), 0.5)
+        opt.step()
+        expected.append(loss.item())
+    assert isinstance(history, np.ndarray) and not model.training
+    np.testing.assert_allclose(history, expected, rtol=1e-6)
+    for a, b in zip(model.parameters(), reference.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_window_features_against_plain_loops():
@@ -299,3 +380,92 @@ def test_mix_probe_is_a_linear_layer_on_the_mix():
         probe.mix.gamma.fill_(0.7)
     layers = torch.randn(3, 8, 5)
     torch.testing.assert_close(probe(layers), probe.linear(probe.mix(layers)), rtol=1e-6, atol=1e-6)
+
+
+# --- the chapter's probe pipeline (scratchbook.rnn.experiments) and its shipped probes ---------------
+
+
+def test_probe_topics_and_quote_stream_against_hand_labels():
+    topics = {"a": 'say "hi" now', "b": "x", "c": 'the "if" test', "d": "y"}
+    assert list(probe_topics(topics, every=3)) == ["a", "d"] and list(probe_topics(topics, every=1)) == list(topics)
+    vocab = [*SPECIALS, "say", '"', "hi", "now", "the", "test"]
+    ids, labels = quote_stream({"a": topics["a"], "c": topics["c"]}, vocab)
+    # <bos> say " hi " now <eos> <bos> the " if(<unk>) " test <eos>, labelled by hand
+    np.testing.assert_array_equal(ids, [1, 3, 4, 5, 4, 6, 2, 1, 7, 4, 0, 4, 8, 2])
+    np.testing.assert_array_equal(labels, [-1, 0, -1, 1, -1, 0, -1, -1, 0, -1, 1, -1, 0, -1])
+
+
+def test_probe_features_are_the_embedding_a_window_and_every_layer():
+    torch.manual_seed(0)
+    model = BiLM(V, E, dropout=0.0).eval()
+    train_ids, test_ids = np.arange(3, 3 + 11) % V, np.arange(5, 5 + 9) % V
+    features = probe_features(model, train_ids, test_ids, width=1)
+    table = model.embedding.weight.detach()
+    for ids, split in ((train_ids, 0), (test_ids, 1)):
+        static, window, elmo = (features[name][split] for name in ("static", "window", "ELMo"))
+        torch.testing.assert_close(static[0], torch.cat([table[ids], table[ids]], 1), rtol=0, atol=0)
+        padded = np.r_[-1, ids, -1]  # -1: past the ends of the stream, zeros
+        rows = [torch.cat([table[t] if t >= 0 else torch.zeros(E) for t in padded[k : k + 3]]) for k in range(len(ids))]
+        torch.testing.assert_close(window[0], torch.stack(rows), rtol=0, atol=0)
+        with torch.no_grad():  # one window holds the whole stream: the layers of one forward pass
+            torch.testing.assert_close(elmo, model.layers(torch.as_tensor(ids)[None])[:, 0], rtol=1e-6, atol=1e-6)
+
+
+def _synthetic_probes(seed: int = 0):
+    torch.manual_seed(seed)
+    features = {"one": (torch.randn(1, 80, 4), torch.randn(1, 20, 4)), "two": (torch.randn(2, 80, 3), torch.randn(2, 20, 3))}
+    labels = (features["one"][0][0, :, 0] > 0).long()
+    return features, labels
+
+
+def test_probes_round_trip_and_are_refused_on_other_features(tmp_path):
+    features, labels = _synthetic_probes()
+    trained = train_probes(features, labels, steps=20, lr=0.05)
+    assert set(trained) == set(features) and all(h.shape == (20,) for _, h in trained.values())
+    path = tmp_path / "probes.pt"
+    save_probes(path, trained, info=dict(PROBE))
+    loaded, first = load_probes(path, features, labels)
+    for name, (train_x, test_x) in features.items():
+        probe, history = trained[name]
+        torch.testing.assert_close(loaded[name](test_x), probe(test_x), rtol=0, atol=0)
+        assert not loaded[name].training and first[name] == (history[0], history[0])
+    other, _ = _synthetic_probes(seed=1)
+    assert load_probes(path, other, labels) is None  # other features: another first loss
+    assert load_probes(path, {"one": features["one"]}, labels) is None  # other feature sets
+    assert load_probes(tmp_path / "missing.pt", features, labels) is None
+    save_probes(tmp_path / "old.pt", trained, info={**PROBE, "steps": PROBE["steps"] + 1})
+    assert load_probes(tmp_path / "old.pt", features, labels) is None  # another protocol
+    with pytest.raises(ValueError, match="features"):
+        load_probes(path, {}, labels)
+
+
+def test_save_probes_writes_the_same_file_for_the_same_probes(tmp_path):
+    features, labels = _synthetic_probes()
+    paths = [tmp_path / name / "probes.pt" for name in ("a", "b")]
+    for path in paths:
+        save_probes(path, train_probes(features, labels, steps=5), info=dict(PROBE))
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
+def test_shipped_elmo_probes_match_the_checkpoint_and_retrain_exactly():
+    """chapters/rnn/data/elmo_probes.pt, made by scripts/make_elmo_probes.py, as chapter 1.8 loads it."""
+    data = ROOT / "chapters" / "rnn" / "data"
+    path = data / "elmo_probes.pt"
+    assert path.stat().st_size < 2_000_000
+    info = torch.load(path, weights_only=True)["info"]
+    assert info["command"].startswith("python scripts/make_elmo_probes.py")
+    assert {k: info[k] for k in PROBE} == PROBE
+    bilm, vocab, _ = load_bilm(data / "elmo_bilm.pt")
+    probe_ids, probe_labels = quote_stream(probe_topics(pydoc_topics("train")), vocab)
+    heldout_ids, _ = quote_stream(pydoc_topics("heldout"), vocab)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the script and the chapter compute the features
+    try:
+        features = probe_features(bilm, probe_ids, heldout_ids)
+    finally:
+        torch.set_num_threads(threads)
+    shipped = load_probes(path, features, probe_labels)
+    assert shipped is not None, "the shipped probes do not match the checkpoint's features: rerun the script"
+    static, _ = train_probe(features["static"][0], probe_labels, **PROBE)  # the cheapest of the three
+    for a, b in zip(static.state_dict().values(), shipped[0]["static"].state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

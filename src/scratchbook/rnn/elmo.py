@@ -19,11 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from scratchbook._validation import check_int, check_option, check_real
 from scratchbook.rnn.lstm import LSTM
-from scratchbook.utils import torch_threads
+from scratchbook.training import fit
 
 __all__ = [
     "SPECIALS",
@@ -43,6 +42,7 @@ __all__ = [
     "contextual_layers",
     "window_features",
     "train_probe",
+    "initial_probe_loss",
     "probe_accuracy",
     "save_bilm",
     "load_bilm",
@@ -263,45 +263,47 @@ def train_bilm(
     random_state: int = 0,
     num_threads: int | None = 1,
     progress: bool = True,
-    callback: Callable[[int, float], None] | None = None,
+    callback: Callable[[int, nn.Module], None] | None = None,
 ) -> dict:
     """Train ``model`` with Adam on random windows of the token stream ``ids``; returns the loss ``history``.
 
-    Each step draws ``batch_size`` windows of ``length`` tokens and takes one step on
-    :func:`bilm_loss`, clipping the gradient norm at ``clip_norm``. ``callback(step, loss)`` is
-    called after every step; ``num_threads`` as in :func:`~scratchbook.rnn.training.train_adding`.
-    The model is left in evaluation mode (no dropout).
+    The loop is :func:`scratchbook.training.fit` with :func:`bilm_loss`: each step draws
+    ``batch_size`` windows of ``length`` tokens with ``random_state`` and takes one Adam step, the
+    gradient norm clipped at ``clip_norm``. ``callback(step, model)`` runs after every step;
+    ``num_threads`` as in :func:`~scratchbook.rnn.training.train_adding`. Trains on the device of the
+    model's parameters and leaves the model in evaluation mode (no dropout). Returns
+    ``{"history": loss of every step}``, as :func:`~scratchbook.rnn.charlm.train_charlm` does.
     """
     if not isinstance(model, BiLM):
         raise TypeError(f"model must be a BiLM, got {type(model).__name__}")
-    steps = check_int("steps", steps, low=1)
-    batch_size = check_int("batch_size", batch_size, low=1)
+    check_int("steps", steps, low=1)  # before ids, whose check depends on length
     length = check_int("length", length, low=2)
-    lr = check_real("lr", lr, low=0.0, strict_low=True)
+    batch_size = check_int("batch_size", batch_size, low=1)
     ids = _check_ids("ids", ids, minimum=length)
-    if clip_norm is not None:
-        clip_norm = check_real("clip_norm", clip_norm, low=0.0, strict_low=True)
     device = next(model.parameters()).device
-    rng = np.random.default_rng(random_state)
     stream = torch.as_tensor(ids, device=device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     offsets = torch.arange(length, device=device)
-    history = []
-    model.train()
-    with torch_threads(num_threads):
-        for step in tqdm(range(steps), disable=not progress, desc="biLM"):
-            starts = torch.as_tensor(rng.integers(0, len(ids) - length + 1, size=batch_size), device=device)
-            loss = bilm_loss(model, stream[starts[:, None] + offsets])
-            optimizer.zero_grad()
-            loss.backward()
-            if clip_norm is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-            optimizer.step()
-            history.append(loss.item())
-            if callback is not None:
-                callback(step, history[-1])
-    model.eval()
-    return {"history": np.array(history)}
+
+    def windows(step: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        starts = torch.as_tensor(rng.integers(0, len(ids) - length + 1, size=batch_size), device=device)
+        batch = stream[starts[:, None] + offsets]
+        return batch, batch  # a language model's targets are its inputs, shifted inside bilm_loss
+
+    history = fit(
+        model,
+        lambda m, tokens, _, step: bilm_loss(m, tokens),
+        batches=windows,
+        steps=steps,
+        lr=lr,
+        clip_norm=clip_norm,
+        random_state=random_state,
+        progress=progress,
+        num_threads=num_threads,
+        callback=callback,
+        device=device,
+        desc="biLM",
+    )
+    return {"history": history}
 
 
 @torch.no_grad()
@@ -418,6 +420,30 @@ def _check_probe_data(layers, labels) -> tuple[torch.Tensor, torch.Tensor]:
     return layers, labels
 
 
+def _initial_probe(layers, labels, n_classes: int, random_state: int) -> tuple[MixProbe, torch.Tensor, torch.Tensor]:
+    """The untrained probe of :func:`train_probe` (seeded by ``random_state``) and the labelled positions."""
+    layers, labels = _check_probe_data(layers, labels)
+    n_classes = check_int("n_classes", n_classes, low=2)
+    keep = labels >= 0
+    layers, labels = layers[:, keep].detach(), labels[keep]
+    torch_state = torch.random.get_rng_state()
+    torch.manual_seed(check_int("random_state", random_state, low=0))
+    probe = MixProbe(layers.shape[0], layers.shape[-1], n_classes).to(layers.device, layers.dtype)
+    torch.random.set_rng_state(torch_state)
+    return probe, layers, labels
+
+
+@torch.no_grad()
+def initial_probe_loss(layers: torch.Tensor, labels, n_classes: int = 2, random_state: int = 0) -> float:
+    """The cross-entropy of the probe that :func:`train_probe` starts from: the first loss of its history.
+
+    No optimizer is built, so this is a cheap fingerprint of the features and labels a stored probe
+    was trained on.
+    """
+    probe, layers, labels = _initial_probe(layers, labels, n_classes, random_state)
+    return float(nn.functional.cross_entropy(probe(layers), labels))
+
+
 def train_probe(
     layers: torch.Tensor,
     labels,
@@ -427,31 +453,30 @@ def train_probe(
     weight_decay: float = 1e-4,
     random_state: int = 0,
     num_threads: int | None = 1,
-) -> MixProbe:
+) -> tuple[MixProbe, np.ndarray]:
     """A :class:`MixProbe` on frozen ``layers`` (J×n×D), trained by full-batch Adam on the cross-entropy.
 
-    Positions whose label is −1 are ignored. With one layer (``layers[:1]``) it is a plain linear
-    classifier of that layer, so static and contextual features get the same classifier.
+    :func:`scratchbook.training.fit` on every labelled position at each step; positions whose label
+    is −1 are ignored. With one layer (``layers[:1]``) it is a plain linear classifier of that layer,
+    so static and contextual features get the same classifier. ``random_state`` seeds the probe's
+    initial weights. Returns the probe (in evaluation mode) and the loss of every step.
     """
-    layers, labels = _check_probe_data(layers, labels)
-    n_classes = check_int("n_classes", n_classes, low=2)
-    steps = check_int("steps", steps, low=1)
-    lr = check_real("lr", lr, low=0.0, strict_low=True)
-    weight_decay = check_real("weight_decay", weight_decay, low=0.0)
-    keep = labels >= 0
-    layers, labels = layers[:, keep].detach(), labels[keep]
-    torch_state = torch.random.get_rng_state()
-    torch.manual_seed(random_state)
-    probe = MixProbe(layers.shape[0], layers.shape[-1], n_classes).to(layers.device, layers.dtype)
-    torch.random.set_rng_state(torch_state)
-    optimizer = torch.optim.Adam(probe.parameters(), lr=lr, weight_decay=weight_decay)
-    with torch_threads(num_threads):
-        for _ in range(steps):
-            loss = nn.functional.cross_entropy(probe(layers), labels)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    return probe.eval()
+    probe, layers, labels = _initial_probe(layers, labels, n_classes, random_state)
+    # full batch: every step sees all labelled positions; the frozen features stay in the closure
+    history = fit(
+        probe,
+        lambda m, _, y, step: nn.functional.cross_entropy(m(layers), y),
+        batches=lambda step, rng: (labels, labels),
+        steps=steps,
+        lr=lr,
+        weight_decay=weight_decay,
+        random_state=random_state,
+        progress=False,
+        num_threads=num_threads,
+        device=layers.device,
+        desc="probe",
+    )
+    return probe, history
 
 
 @torch.no_grad()
