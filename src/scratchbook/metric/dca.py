@@ -2,8 +2,8 @@
 
 DCA keeps RCA's chunklets but also uses which chunklets are known to differ: it maximizes the
 spread between the means of discriminative chunklet pairs relative to the spread inside the
-chunklets, det(AᵀC_b A) / det(AᵀC_w A), Eq. (dca-ratio). The columns of A are the top eigenvectors of the
-generalized eigenproblem C_b a = λ C_w a, Eq. (dca-eig), scaled so that aᵀC_w a = 1.
+chunklets, det(L C_b Lᵀ) / det(L C_w Lᵀ), Eq. (dca-ratio). The rows of L are the top eigenvectors of the
+generalized eigenproblem C_b l = λ C_w l, Eq. (dca-eig), scaled so that lᵀC_w l = 1.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ Array = np.ndarray
 
 
 def between_chunklet_scatter(X: Array, chunks: Array, chunk_labels: Array) -> Array:
-    """C_b: mean of (m_j − m_k)(m_j − m_k)ᵀ over chunklet pairs with different labels, Eq. (dca-between)."""
+    """C_b: mean of (x̄_j − x̄_j')(x̄_j − x̄_j')ᵀ over chunklet pairs with different labels, Eq. (dca-between)."""
     means, _ = chunklet_means(X, chunks)
     j, k = np.triu_indices(len(means), 1)
     differ = chunk_labels[j] != chunk_labels[k]
@@ -31,10 +31,10 @@ def between_chunklet_scatter(X: Array, chunks: Array, chunk_labels: Array) -> Ar
 
 
 def dca_directions(Cb: Array, Cw: Array, n_components: int) -> tuple[Array, Array]:
-    """Top ``n_components`` generalized eigenpairs of C_b a = λ C_w a (aᵀC_w a = 1), Eq. (dca-eig)."""
-    lam, A = scipy.linalg.eigh(Cb, Cw)
+    """Top ``n_components`` generalized eigenpairs of C_b l = λ C_w l (lᵀC_w l = 1), Eq. (dca-eig); l as columns."""
+    lam, vectors = scipy.linalg.eigh(Cb, Cw)
     order = np.argsort(lam)[::-1][:n_components]
-    return lam[order], A[:, order]
+    return lam[order], vectors[:, order]
 
 
 class DCA(MahalanobisMixin):
@@ -53,7 +53,7 @@ class DCA(MahalanobisMixin):
     Attributes
     ----------
     components_ : ndarray of shape (n_components, n_features)
-        Rows a_kᵀ with C_b a_k = λ_k C_w a_k and a_kᵀ C_w a_k = 1.
+        Rows l_kᵀ with C_b l_k = λ_k C_w l_k and l_kᵀ C_w l_k = 1.
     eigenvalues_ : ndarray of shape (n_components,)
         The ratios λ_k of between- to within-chunklet spread along each direction.
     """
@@ -80,8 +80,8 @@ class DCA(MahalanobisMixin):
         Cw = within_chunklet_covariance(X, chunks)
         Cw += reg * (np.trace(Cw) / d or 1.0) * np.eye(d)
         Cb = between_chunklet_scatter(X, chunks, chunk_labels)
-        lam, A = dca_directions(Cb, Cw, d)
+        lam, vectors = dca_directions(Cb, Cw, d)
         if k is None:
             k = max(int(np.sum(lam > 1e-10 * max(lam[0], np.finfo(float).tiny))), 1)
         self.eigenvalues_ = lam[:k]
-        return A[:, :k].T
+        return vectors[:, :k].T

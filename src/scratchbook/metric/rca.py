@@ -49,7 +49,7 @@ def chunklet_means(X: Array, chunks: Array) -> tuple[Array, Array]:
 
 
 def within_chunklet_covariance(X: Array, chunks: Array) -> Array:
-    """C = (1/n) Σ_j Σ_{x in chunklet j} (x − m_j)(x − m_j)ᵀ over the n points in chunklets, Eq. (rca-within)."""
+    """C = (1/N) Σ_j Σ_{x in chunklet j} (x − x̄_j)(x − x̄_j)ᵀ over the N points in chunklets, Eq. (rca-within)."""
     used = chunks >= 0
     if used.sum() == 0:
         raise ValueError("no chunklets: every class has fewer than chunk_size points")
