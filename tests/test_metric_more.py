@@ -98,7 +98,11 @@ def test_bayesian_metric_uses_the_psd_projection_of_its_unconstrained_map_weight
     np.testing.assert_allclose(model.get_mahalanobis_matrix(), nearest, atol=1e-12)
     Z = model.transform(X[:5])
     d2 = ((Z[:, None] - Z[None]) ** 2).sum(-1)
-    np.testing.assert_allclose(d2, pair_features(np.repeat(X[:5], 5, 0), np.tile(X[:5], (5, 1))).reshape(5, 5, -1) @ np.maximum(w, 0), atol=1e-10)
+    np.testing.assert_allclose(
+        d2,
+        pair_features(np.repeat(X[:5], 5, 0), np.tile(X[:5], (5, 1))).reshape(5, 5, -1) @ np.maximum(w, 0),
+        atol=1e-10,
+    )
 
 
 def test_bayesian_metric_rejects_bad_arguments():

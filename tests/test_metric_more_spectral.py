@@ -20,8 +20,8 @@ from scratchbook.metric.more_spectral import (
     kernel_fisher_matrices,
     llma_gradient,
     llma_objective,
-    neighbour_pairs,
     make_turning,
+    neighbour_pairs,
     pair_directions,
 )
 
@@ -222,7 +222,9 @@ def test_make_turning_has_the_stated_geometry():
     np.testing.assert_allclose(X[y == 1, :2].mean(0) - X[y == 0, :2].mean(0), [0, 2 / np.pi], atol=0.2)
 
 
-@pytest.mark.parametrize("kwargs, match", [({"n_samples": 2}, "n_samples"), ({"length": 0}, "length"), ({"gap": -1}, "gap")])
+@pytest.mark.parametrize(
+    "kwargs, match", [({"n_samples": 2}, "n_samples"), ({"length": 0}, "length"), ({"gap": -1}, "gap")]
+)
 def test_make_turning_names_bad_arguments(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make_turning(**kwargs)
