@@ -86,6 +86,25 @@ def test_probit_predictive_matches_monte_carlo():
     np.testing.assert_allclose(prob, mc, atol=0.02)  # the probit approximation's known small error
 
 
+def test_bayesian_metric_uses_the_psd_projection_of_its_unconstrained_map_weights():
+    X, y = make_noisy_features(120, random_state=0)
+    X = (X - X.mean(0)) / X.std(0)
+    model = BayesianMetric(alpha=1.0, num_constraints=200).fit(X, y)
+    w = model.weights_
+    assert model.n_clipped_ == int(np.sum(w < 0)) and model.n_clipped_ > 0  # the MAP fit is unconstrained
+    # oracle: the nearest PSD matrix to diag(ŵ) by eigendecomposition (scipy), clipping eigenvalues at zero
+    lam, V = scipy.linalg.eigh(np.diag(w))
+    nearest = (V * np.maximum(lam, 0)) @ V.T
+    np.testing.assert_allclose(model.get_mahalanobis_matrix(), nearest, atol=1e-12)
+    Z = model.transform(X[:5])
+    d2 = ((Z[:, None] - Z[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(
+        d2,
+        pair_features(np.repeat(X[:5], 5, 0), np.tile(X[:5], (5, 1))).reshape(5, 5, -1) @ np.maximum(w, 0),
+        atol=1e-10,
+    )
+
+
 def test_bayesian_metric_rejects_bad_arguments():
     X, y = make_noisy_features(60)
     with pytest.raises(ValueError, match="alpha"):

@@ -20,6 +20,7 @@ from scratchbook.metric.more_spectral import (
     kernel_fisher_matrices,
     llma_gradient,
     llma_objective,
+    make_turning,
     neighbour_pairs,
     pair_directions,
 )
@@ -202,3 +203,28 @@ def test_bad_parameters_name_the_argument(data, make, match):
     X, y = data
     with pytest.raises((ValueError, TypeError), match=match):
         make().fit(X, y)
+
+
+def test_make_turning_has_the_stated_geometry():
+    X, y = make_turning(4000, length=2.0, gap=0.5, noise=0.1, spread=3.0, random_state=1)
+    assert X.shape == (4000, 3) and np.bincount(y).tolist() == [2000, 2000]
+    np.testing.assert_array_equal(make_turning(50, random_state=3)[0], make_turning(50, random_state=3)[0])
+    assert 0 <= X[:, 2].min() and X[:, 2].max() < 2.0
+    # oracle: rotate features 0-1 back by θ = πt/length; the classes must sit at ±gap along u(t), with
+    # the stated spreads; in the raw plane the class means nearly coincide (they differ by 2·gap·(0, 2/π))
+    theta = np.pi * X[:, 2] / 2.0
+    along = X[:, 0] * np.cos(theta) + X[:, 1] * np.sin(theta)
+    across = -X[:, 0] * np.sin(theta) + X[:, 1] * np.cos(theta)
+    for c, sign in ((0, -1), (1, 1)):
+        assert abs(along[y == c].mean() - sign * 0.5) < 0.01
+        assert abs(along[y == c].std() - 0.1) < 0.005
+        assert abs(across[y == c].std() - 3.0) < 0.15
+    np.testing.assert_allclose(X[y == 1, :2].mean(0) - X[y == 0, :2].mean(0), [0, 2 / np.pi], atol=0.2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match", [({"n_samples": 2}, "n_samples"), ({"length": 0}, "length"), ({"gap": -1}, "gap")]
+)
+def test_make_turning_names_bad_arguments(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        make_turning(**kwargs)

@@ -11,6 +11,13 @@ empirical risk (the mean logistic loss over the pairs) plus a ridge regularizer 
 its minimizer is the MAP metric. The Laplace approximation replaces the posterior by the Gaussian
 N(θ̂, H⁻¹) at that minimizer, H the Hessian of the negative log posterior; the predictive probability
 that a new pair is similar is then approximated by the probit formula (Eq. bayes-predictive).
+
+The weights are unconstrained: neither the likelihood nor the prior keeps w ≥ 0, so the MAP (and any
+posterior draw) may give a feature a negative weight, and wᵀφ is then not a squared distance. The
+metric that ``transform`` and ``get_mahalanobis_matrix`` use is the projection of diag(ŵ) onto the
+PSD cone (the nearest PSD matrix, chapter 2.1's projection), which for a diagonal matrix is
+diag(max(ŵ, 0)): negative weights are set to zero. ``n_clipped_`` counts them. The pair
+probabilities of ``predict_similarity`` use the unclipped posterior.
 """
 
 from __future__ import annotations
@@ -79,13 +86,16 @@ class BayesianMetric(MahalanobisMixin):
     Attributes
     ----------
     weights_ : ndarray (n_features,)
-        MAP weights ŵ (may be negative: the prior does not constrain the sign).
+        MAP weights ŵ, unconstrained (may be negative: neither likelihood nor prior fixes the sign).
+    n_clipped_ : int
+        How many of them are negative, so set to zero in the metric.
     bias_ : float
         MAP bias b̂.
     covariance_ : ndarray (n_features + 1, n_features + 1)
         Laplace posterior covariance H⁻¹ of θ = (w, b).
     components_ : ndarray (n_features, n_features)
-        diag(√max(ŵ, 0)): the MAP metric clipped to the PSD cone.
+        diag(√max(ŵ, 0)), so that components_ᵀcomponents_ = diag(max(ŵ, 0)), the projection of
+        the MAP metric diag(ŵ) onto the PSD cone.
     """
 
     def __init__(
@@ -129,6 +139,8 @@ class BayesianMetric(MahalanobisMixin):
         self.weights_, self.bias_ = theta[:-1], float(theta[-1])
         self.covariance_ = np.linalg.inv(hess)
         self.objective_ = value
+        # The metric is the PSD projection of diag(ŵ): for a diagonal matrix, clip its entries at zero.
+        self.n_clipped_ = int(np.sum(self.weights_ < 0))
         return np.diag(np.sqrt(np.clip(self.weights_, 0.0, None)))
 
     def predict_similarity(self, Xa, Xb, return_std: bool = False):

@@ -4,7 +4,7 @@
   averaged class by class so that every class weighs the same, Eq. (ms-iml), minimized by projected
   gradient descent on the PSD cone.
 * :class:`LLMA` — locally linear metric adaptation: every point moves by a smooth, locally linear
-  displacement y = x + Wᵀk(x) that pulls similar pairs together, a linear system, Eq. (ms-llma-solve).
+  displacement z = x + Wᵀκ(x) that pulls similar pairs together, a linear system, Eq. (ms-llma-solve).
 * :class:`AdversarialSML` — spectral metric learning against an adversary that moves each pair's
   difference within a ball to fool the current metric, Eq. (ms-adv-step); the metric is refitted on
   the original and the adversarial pairs, a generalized eigenproblem, Eq. (ms-pair-eig).
@@ -38,6 +38,7 @@ __all__ = [
     "KernelFisher",
     "make_imbalanced",
     "make_rings",
+    "make_turning",
 ]
 
 Array = np.ndarray
@@ -190,9 +191,9 @@ def llma_gradient(W: Array, X: Array, K: Array, i: Array, j: Array, reg: float) 
 
 
 class LLMA(MahalanobisMixin):
-    """Locally linear metric adaptation: move the points by y = x + Wᵀk(x) to pull similar pairs together.
+    """Locally linear metric adaptation: move the points by z = x + Wᵀκ(x) to pull similar pairs together.
 
-    k(x) holds the RBF kernel values exp(−γ‖x − x_j‖²) to the n training points, so the displacement
+    κ(x) holds the RBF kernel values exp(−γ‖x − x_j‖²) to the n training points, so the displacement
     is smooth and, near any point, nearly linear; W (n×d) solves the linear system Eq. (ms-llma-solve).
     The learned distance is Euclidean after the move; its local Mahalanobis matrix at x is J(x)ᵀJ(x),
     J the Jacobian of the move, Eq. (ms-llma-local).
@@ -236,7 +237,7 @@ class LLMA(MahalanobisMixin):
         return np.linalg.solve(L @ K + reg * np.eye(len(X)), -L @ X)
 
     def transform(self, X) -> Array:
-        """The move x ↦ x + Wᵀk(x)."""
+        """The move x ↦ z = x + Wᵀκ(x)."""
         check_is_fitted(self)
         X = self._validate(X, reset=False)
         return X + rbf_kernel(X, self.X_fit_, gamma=self.gamma_) @ self.components_
@@ -475,3 +476,36 @@ def make_rings(n_samples: int = 300, n_noise: int = 4, noise_scale: float = 1.5,
     angle = rng.uniform(0, 2 * np.pi, n_samples)
     rings = np.c_[radius * np.cos(angle), radius * np.sin(angle)]
     return np.hstack([rings, noise_scale * rng.normal(size=(n_samples, n_noise))]), y
+
+
+def make_turning(
+    n_samples: int = 300,
+    length: float = 4.0,
+    gap: float = 0.3,
+    noise: float = 0.15,
+    spread: float = 2.0,
+    random_state: int = 0,
+):
+    """Two classes whose separating direction turns with the position: a case for a local metric.
+
+    Feature 2 is the position t, uniform on [0, ``length``). At t the direction u(t) = (cos θ, sin θ),
+    θ = πt / ``length``, separates the classes in features 0–1: a point lies at ±``gap`` along u(t)
+    (sign by class, plus Gaussian noise of standard deviation ``noise``) and is spread along the
+    perpendicular direction with standard deviation ``spread``. Over the range of t, u(t) turns by half
+    a circle, so every direction of the plane separates the classes somewhere and is noise elsewhere:
+    no single linear map (one global Mahalanobis metric) can stretch the right one. Returns ``(X, y)``.
+    """
+    n_samples = check_int("n_samples", n_samples, low=4)
+    length = check_real("length", length, low=0.0, strict_low=True)
+    gap = check_real("gap", gap, low=0.0)
+    noise = check_real("noise", noise, low=0.0)
+    spread = check_real("spread", spread, low=0.0)
+    rng = np.random.RandomState(random_state)
+    y = np.arange(n_samples) % 2
+    t = rng.uniform(0, length, n_samples)
+    theta = np.pi * t / length
+    u = np.c_[np.cos(theta), np.sin(theta)]
+    v = np.c_[-np.sin(theta), np.cos(theta)]
+    along = (2 * y - 1) * gap + noise * rng.normal(size=n_samples)
+    across = spread * rng.normal(size=n_samples)
+    return np.c_[along[:, None] * u + across[:, None] * v, t], y
