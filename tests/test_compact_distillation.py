@@ -196,3 +196,59 @@ def test_bad_arguments_name_the_argument():
         compare_regularizers(0, students=("teacher",))
     with pytest.raises(ValueError, match="n_labelled must be"):
         compare_regularizers(0, n_labelled=5)
+
+
+# --- kd_teacher, the pre-trained teacher of chapter 4.1 ----------------------------------------
+
+
+def _state(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_kd_teacher_is_a_wide_classifier_in_eval_mode_and_repeats_under_its_seed():
+    from scratchbook.compact import digits_few_labels
+    from scratchbook.compact.distillation import kd_teacher
+
+    data = digits_few_labels(60, random_state=0)
+    kw = dict(hidden=16, pretrain_steps=20, steps=20)
+    a = kd_teacher(data.X_unlabelled, data.X_train, data.y_train, 3, **kw)
+    b = kd_teacher(data.X_unlabelled, data.X_train, data.y_train, 3, **kw)
+    c = kd_teacher(data.X_unlabelled, data.X_train, data.y_train, 4, **kw)
+    assert not a.training
+    linears = [m for m in a.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(64, 16), (16, 16), (16, 10)]
+    with torch.no_grad():
+        out = a(torch.as_tensor(data.X_test[:7], dtype=torch.float32))
+    assert out.shape == (7, 10) and torch.isfinite(out).all()
+    sa, sb, sc = _state(a), _state(b), _state(c)
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert any(not torch.equal(sa[k], sc[k]) for k in sa)
+
+
+def test_kd_teacher_fits_its_labels_and_beats_a_student_trained_on_them_from_scratch():
+    from sklearn.metrics import accuracy_score
+
+    from scratchbook.compact import digits_few_labels, predict, train_classifier
+    from scratchbook.compact.distillation import kd_teacher
+
+    data = digits_few_labels(100, random_state=0)
+    teacher = kd_teacher(data.X_unlabelled, data.X_train, data.y_train, 0, pretrain_steps=300)
+    student = make_mlp([64, 32, 32, 10], random_state=1)
+    train_classifier(student, data.X_train, data.y_train, steps=300, random_state=0, progress=False)
+    # accuracies computed by scikit-learn from the predicted classes, not by the package's helper
+    teacher_train = accuracy_score(data.y_train, predict(teacher, data.X_train).argmax(axis=1))
+    teacher_test = accuracy_score(data.y_test, predict(teacher, data.X_test).argmax(axis=1))
+    student_test = accuracy_score(data.y_test, predict(student, data.X_test).argmax(axis=1))
+    assert teacher_train == 1.0  # 100 labelled digits, 300 Adam steps, 128 units per layer
+    assert teacher_test > student_test + 0.02 and teacher_test > 0.8
+
+
+def test_kd_teacher_names_a_bad_seed():
+    from scratchbook.compact import digits_few_labels
+    from scratchbook.compact.distillation import kd_teacher
+
+    data = digits_few_labels(60, random_state=0)
+    with pytest.raises(ValueError, match="seed must be"):
+        kd_teacher(data.X_unlabelled, data.X_train, data.y_train, -1)
+    with pytest.raises(ValueError, match="hidden must be"):
+        kd_teacher(data.X_unlabelled, data.X_train, data.y_train, 0, hidden=0)

@@ -4,10 +4,10 @@
 without labels (for pre-training), a few of them with labels, and the test half. Pre-training without
 labels on all digits measurably helps a network trained on those few labels (chapter 4.1), which is
 what a fine-tuning or adapter experiment needs. Two other transfers are kept for chapter 4.1's
-exercise, which shows that pre-training there does *not* help: :func:`digits_transfer` (upright
-digits as the source, the same digits rotated by 90° as the target; a 90° turn permutes the pixels,
-which a perceptron cannot undo) and :func:`digits_class_transfer` (pre-train on some classes, adapt
-to the others with few labels).
+exercise, which asks whether pre-training helps there: :func:`digits_transfer` (upright digits as
+the source, the same digits rotated by 90° as the target; a 90° turn permutes the pixels, and a
+perceptron has no notion of which pixels are neighbours) and :func:`digits_class_transfer`
+(pre-train on some classes, adapt to the others with few labels).
 """
 
 from __future__ import annotations
