@@ -94,7 +94,7 @@ class BayesianMetric(MahalanobisMixin):
     covariance_ : ndarray (n_features + 1, n_features + 1)
         Laplace posterior covariance H⁻¹ of θ = (w, b).
     components_ : ndarray (n_features, n_features)
-        diag(√max(ŵ, 0)), so that components_ᵀcomponents_ = diag(max(ŵ, 0)), the projection of
+        diag(√max(ŵ, 0)), so that ``components_.T @ components_`` = diag(max(ŵ, 0)), the projection of
         the MAP metric diag(ŵ) onto the PSD cone.
     """
 
