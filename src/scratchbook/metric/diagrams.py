@@ -64,12 +64,12 @@ def draw_siamese(ax: plt.Axes | None = None) -> plt.Axes:
 
 
 def draw_triplet(ax: plt.Axes | None = None) -> plt.Axes:
-    """Anchor, positive and negative through one network; the loss compares d(a, p) with d(a, n) + margin."""
+    """Anchor x, positive x⁺ and negative x⁻ through one network; the loss compares d(x, x⁺) with d(x, x⁻) + margin."""
     ax = ax if ax is not None else plt.gca()
-    for x, name in ((1.5, "a"), (5.0, "p"), (8.5, "n")):
+    for x, name in ((1.5, "x"), (5.0, "x^+"), (8.5, "x^-")):
         _tower(ax, x, name, top=4.6)
     ax.text(5.0, 5.2, r"one network $f_\theta$, applied three times", ha="center", fontsize=9, color="C0")
-    _box(ax, 5.0, 0.6, r"$[\,d(a, p) - d(a, n) + m\,]_+$, triplet loss", width=5.0, color="C3")
+    _box(ax, 5.0, 0.6, r"$[\,d_\theta(x, x^+) - d_\theta(x, x^-) + m\,]_+$, triplet loss", width=5.6, color="C3")
     _arrow(ax, (1.5, 1.6), (3.0, 1.0))
     _arrow(ax, (5.0, 1.6), (5.0, 1.0))
     _arrow(ax, (8.5, 1.6), (7.0, 1.0))
