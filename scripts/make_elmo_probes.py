@@ -8,7 +8,8 @@ runs it) and trains each probe by ``scratchbook.rnn.experiments.train_probes`` u
 protocol ``PROBE``; a few seconds. The file holds each probe's state dict, the loss of every step and
 the protocol, and nothing that changes from run to run: a rerun writes the same file. The
 chapter computes the loss of each untrained probe on its own features and uses the stored probes
-only if it matches the first stored loss, training them itself otherwise (another Python's corpus, or no biLM checkpoint).
+only if it matches the first stored loss, training them itself otherwise (another Python's corpus,
+or no biLM checkpoint).
 """
 
 from __future__ import annotations

@@ -273,7 +273,9 @@ def test_train_bilm_equals_a_plain_adam_loop():
     model = BiLM(V, 5, dropout=0.0)
     reference = BiLM(V, 5, dropout=0.0)
     reference.load_state_dict(model.state_dict())
-    result = train_bilm(model, ids, steps=6, batch_size=3, length=7, lr=1e-2, clip_norm=0.5, random_state=2, progress=False)
+    result = train_bilm(
+        model, ids, steps=6, batch_size=3, length=7, lr=1e-2, clip_norm=0.5, random_state=2, progress=False
+    )
     history = result["history"]
     rng = np.random.default_rng(2)
     opt = torch.optim.Adam(reference.parameters(), lr=1e-2)
@@ -413,7 +415,10 @@ def test_probe_features_are_the_embedding_a_window_and_every_layer():
 
 def _synthetic_probes(seed: int = 0):
     torch.manual_seed(seed)
-    features = {"one": (torch.randn(1, 80, 4), torch.randn(1, 20, 4)), "two": (torch.randn(2, 80, 3), torch.randn(2, 20, 3))}
+    features = {
+        "one": (torch.randn(1, 80, 4), torch.randn(1, 20, 4)),
+        "two": (torch.randn(2, 80, 3), torch.randn(2, 20, 3)),
+    }
     labels = (features["one"][0][0, :, 0] > 0).long()
     return features, labels
 
@@ -425,7 +430,7 @@ def test_probes_round_trip_and_are_refused_on_other_features(tmp_path):
     path = tmp_path / "probes.pt"
     save_probes(path, trained, info=dict(PROBE))
     loaded, first = load_probes(path, features, labels)
-    for name, (train_x, test_x) in features.items():
+    for name, (_, test_x) in features.items():
         probe, history = trained[name]
         torch.testing.assert_close(loaded[name](test_x), probe(test_x), rtol=0, atol=0)
         assert not loaded[name].training and first[name] == (history[0], history[0])
