@@ -430,7 +430,7 @@ def test_probes_round_trip_and_are_refused_on_other_features(tmp_path):
     path = tmp_path / "probes.pt"
     save_probes(path, trained, info=dict(PROBE))
     loaded, first = load_probes(path, features, labels)
-    for name, (_train_x, test_x) in features.items():
+    for name, (_, test_x) in features.items():
         probe, history = trained[name]
         torch.testing.assert_close(loaded[name](test_x), probe(test_x), rtol=0, atol=0)
         assert not loaded[name].training and first[name] == (history[0], history[0])

@@ -68,10 +68,7 @@ def probe_features(
     embedding = bilm.embedding.weight.detach()
     return {
         "static": (train_layers[:1], test_layers[:1]),
-        "window": (
-            window_features(embedding, train_ids, width)[None],
-            window_features(embedding, test_ids, width)[None],
-        ),
+        "window": tuple(window_features(embedding, ids, width)[None] for ids in (train_ids, test_ids)),
         "ELMo": (train_layers, test_layers),
     }
 
