@@ -308,3 +308,17 @@ def test_fa_em_warns_when_the_loglike_goes_down(monkeypatch, synthetic):
     monkeypatch.setattr(fa_module, "fa_m_step", lambda *a: (true_step(*a)[0] * 3.0, true_step(*a)[1]))  # a bad step
     with pytest.warns(RuntimeWarning, match="decreased"):
         fa_module.fa_em(S, *start, max_iter=5, tol=-np.inf)
+
+
+@pytest.mark.parametrize("noise_variance", [np.ones(5), np.ones((6, 1)), [[0.5]]])
+def test_make_factor_data_names_a_noise_vector_of_the_wrong_shape(noise_variance):
+    with pytest.raises(ValueError, match="noise_variance.*n_features = 6"):
+        make_factor_data(n_samples=10, n_features=6, n_components=2, noise_variance=noise_variance)
+
+
+def test_make_factor_data_spreads_a_scalar_or_keeps_a_vector_of_noise_variances():
+    psi = np.linspace(0.2, 0.7, 6)
+    assert np.array_equal(make_factor_data(n_features=6, noise_variance=psi, random_state=0).noise_variance, psi)
+    assert np.array_equal(
+        make_factor_data(n_features=6, noise_variance=0.3, random_state=0).noise_variance, np.full(6, 0.3)
+    )

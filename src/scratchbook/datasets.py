@@ -40,7 +40,13 @@ def make_factor_data(
     if noise_variance is None:
         psi = rng.uniform(0.1, 1.0, size=n_features)
     else:
-        psi = np.broadcast_to(np.asarray(noise_variance, dtype=float), (n_features,)).copy()
+        psi = np.asarray(noise_variance, dtype=float)
+        if psi.ndim > 1 or psi.size not in (1, n_features):
+            raise ValueError(
+                f"noise_variance must be a scalar or a vector of length n_features = {n_features}, "
+                f"got shape {psi.shape}"
+            )
+        psi = np.broadcast_to(psi, (n_features,)).copy()
         if np.any(~np.isfinite(psi)) or np.any(psi <= 0):
             raise ValueError("noise_variance must be positive and finite")
     components = rng.normal(size=(n_components, n_features))

@@ -87,6 +87,8 @@ class MMC(MahalanobisMixin):
 
     Attributes
     ----------
+    metric_ : ndarray of shape (n_features, n_features)
+        The learned metric M, as `mmc_solve` returns it (equal to ``get_mahalanobis_matrix()`` up to rounding).
     components_ : ndarray of shape (n_features, n_features)
         L with LᵀL = M.
     objective_ : list of float

@@ -20,12 +20,11 @@ def _check_bool(name: str, value) -> bool:
 class StackedRecurrent(nn.Module):
     """Layers × directions of one recurrent cell, with ``torch.nn.LSTM``/``GRU``'s names and layouts.
 
-    A subclass sets ``n_gates`` (4 for the LSTM, 3 for the GRU), ``n_states`` (2 or 1) and writes
+    A subclass sets ``n_gates`` (4 for the LSTM, 3 for the GRU) and writes
     ``_run_direction``, the loop over time of one layer in one direction.
     """
 
     n_gates = 1
-    n_states = 1
 
     def __init__(
         self,

@@ -55,7 +55,6 @@ class GRU(StackedRecurrent):
     """
 
     n_gates = 3
-    n_states = 1
 
     def __init__(
         self,

@@ -244,7 +244,6 @@ class LSTM(StackedRecurrent):
     """
 
     n_gates = 4
-    n_states = 2
     fused = True  #: the vanilla variant runs :class:`LSTMLayerFunction` (False: plain autograd)
 
     def __init__(
