@@ -299,3 +299,13 @@ def test_weighting_the_trace_terms_only_rescales_the_midpoint():
     directions = [(E + E.T) / 2 for E in rng.normal(size=(5, 3, 3))]
     assert max(abs(slope(rescaled, E)) for E in directions) < 1e-6
     assert max(abs(slope(weighted, E)) for E in directions) > 1e-2
+
+
+def test_relative_ridge_adds_a_multiple_of_the_mean_eigenvalue_and_rescues_a_zero_matrix():
+    from scratchbook.metric._base import relative_ridge
+
+    C = np.diag([4.0, 1.0, 1.0])
+    assert np.allclose(relative_ridge(C, 0.5), C + 0.5 * 2.0 * np.eye(3))  # mean eigenvalue (4+1+1)/3 = 2
+    assert np.allclose(relative_ridge(10 * C, 0.5), 10 * relative_ridge(C, 0.5))  # scale-free
+    assert np.allclose(relative_ridge(np.zeros((2, 2)), 0.1), 0.1 * np.eye(2))
+    assert np.array_equal(C, np.diag([4.0, 1.0, 1.0]))  # the input is left alone

@@ -19,6 +19,16 @@ from scratchbook.metric.distances import mahalanobis_distances
 __all__ = ["MahalanobisMixin", "sample_pairs"]
 
 
+def relative_ridge(C: np.ndarray, reg: float) -> np.ndarray:
+    """C + reg·(tr C / d)·I: a ridge measured in units of C's mean eigenvalue, so ``reg`` is scale-free.
+
+    A zero matrix (every chunklet or class a single repeated point) gets the ridge ``reg``·I instead
+    of none, so the result is invertible whenever ``reg`` > 0.
+    """
+    d = len(C)
+    return C + reg * (np.trace(C) / d or 1.0) * np.eye(d)
+
+
 def sample_pairs(y: np.ndarray, num_constraints: int, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw ``num_constraints`` pairs, half of the same class (δ = +1), half of different classes (δ = −1).
 

@@ -13,7 +13,7 @@ import scipy.linalg
 from sklearn.utils import check_random_state
 
 from scratchbook._validation import check_int, check_real
-from scratchbook.metric._base import MahalanobisMixin
+from scratchbook.metric._base import MahalanobisMixin, relative_ridge
 from scratchbook.metric.rca import chunklet_means, make_chunklets, within_chunklet_covariance
 
 __all__ = ["DCA", "between_chunklet_scatter", "dca_directions"]
@@ -78,7 +78,7 @@ class DCA(MahalanobisMixin):
         ids = np.unique(chunks[chunks >= 0])
         chunk_labels = np.array([y[chunks == c][0] for c in ids])
         Cw = within_chunklet_covariance(X, chunks)
-        Cw += reg * (np.trace(Cw) / d or 1.0) * np.eye(d)
+        Cw = relative_ridge(Cw, reg)
         Cb = between_chunklet_scatter(X, chunks, chunk_labels)
         lam, vectors = dca_directions(Cb, Cw, d)
         if k is None:

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.linalg
 
 from scratchbook._validation import check_array, check_n_components, check_real
-from scratchbook.metric._base import MahalanobisMixin
+from scratchbook.metric._base import MahalanobisMixin, relative_ridge
 
 __all__ = ["hsic", "label_kernel", "FisherHSIC"]
 
@@ -91,7 +91,7 @@ class FisherHSIC(MahalanobisMixin):
         reg = check_real("reg", self.reg, low=0.0, strict_low=True)
         A = self.hsic_matrix(X, y)
         Sw = self.within_scatter(X, y)
-        Sw += reg * (np.trace(Sw) / d or 1.0) * np.eye(d)
+        Sw = relative_ridge(Sw, reg)
         lam, U = scipy.linalg.eigh(A, Sw)
         order = np.argsort(lam)[::-1][:k]
         lam, U = lam[order], U[:, order]

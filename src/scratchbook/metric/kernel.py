@@ -14,7 +14,7 @@ from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.utils.validation import check_is_fitted
 
 from scratchbook._validation import check_int, check_real
-from scratchbook.metric._base import MahalanobisMixin
+from scratchbook.metric._base import MahalanobisMixin, relative_ridge
 from scratchbook.metric.rca import inverse_sqrt, within_chunklet_covariance
 
 __all__ = ["KernelRCA", "center_kernel"]
@@ -82,7 +82,7 @@ class KernelRCA(MahalanobisMixin):
         self.alphas_ = U[:, :keep] / np.sqrt(lam[:keep])
         F = center_kernel(self.K_fit_, self.K_fit_) @ self.alphas_  # = U Λ^{1/2}: training coordinates
         C = within_chunklet_covariance(F, y)
-        C += reg * (np.trace(C) / len(C) or 1.0) * np.eye(len(C))
+        C = relative_ridge(C, reg)
         return inverse_sqrt(C)
 
     def transform(self, X) -> Array:

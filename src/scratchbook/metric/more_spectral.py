@@ -20,7 +20,7 @@ from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.utils.validation import check_is_fitted
 
 from scratchbook._validation import check_int, check_real
-from scratchbook.metric._base import MahalanobisMixin
+from scratchbook.metric._base import MahalanobisMixin, relative_ridge
 from scratchbook.metric.distances import components_from_metric, project_psd
 
 __all__ = [
@@ -283,7 +283,7 @@ def pair_directions(Ds: Array, Dd: Array, n_components: int, reg: float) -> tupl
     added to S_s's diagonal in units of its mean eigenvalue.
     """
     Ss, Sd = Ds.T @ Ds / len(Ds), Dd.T @ Dd / len(Dd)
-    Ss = Ss + reg * (np.trace(Ss) / len(Ss) or 1.0) * np.eye(len(Ss))
+    Ss = relative_ridge(Ss, reg)
     lam, A = scipy.linalg.eigh(Sd, Ss)
     order = np.argsort(lam)[::-1][:n_components]
     return lam[order], A[:, order]
@@ -417,7 +417,7 @@ class KernelFisher(MahalanobisMixin):
         self.X_fit_ = X
         K = self._kernel(X)
         Sb, Sw = kernel_fisher_matrices(K, y)
-        Sw = Sw + reg * (np.trace(Sw) / len(Sw) or 1.0) * np.eye(len(Sw))
+        Sw = relative_ridge(Sw, reg)
         lam, A = scipy.linalg.eigh(Sb, Sw)
         order = np.argsort(lam)[::-1][:p]
         self.eigenvalues_ = lam[order]

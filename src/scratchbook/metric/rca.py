@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from scratchbook._validation import check_int, check_real
-from scratchbook.metric._base import MahalanobisMixin
+from scratchbook.metric._base import MahalanobisMixin, relative_ridge
 
 __all__ = ["RCA", "make_chunklets", "chunklet_means", "within_chunklet_covariance", "inverse_sqrt"]
 
@@ -106,5 +106,4 @@ class RCA(MahalanobisMixin):
         """L = (C + reg·mean(λ)·I)^{-1/2} with C the within-chunklet covariance, Eq. (rca-metric)."""
         reg = check_real("reg", self.reg, low=0.0)
         C = within_chunklet_covariance(X, self._chunks(y))
-        C += reg * np.trace(C) / len(C) * np.eye(len(C))
-        return inverse_sqrt(C)
+        return inverse_sqrt(relative_ridge(C, reg))

@@ -68,8 +68,7 @@ def lstm_cell(
     gate-to-gate weights of the full gate recurrence, applied to ``prev_gates`` (B×3H); the returned
     ``gates`` (i, f, o side by side) feed the next step of that variant and are None otherwise.
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    check_option("variant", variant, VARIANTS)
     z_i, z_f, z_g, z_o = pre.chunk(4, dim=-1)
     if weight_peep is None and weight_gate is None:
         i, f, _, o = torch.sigmoid(pre).chunk(4, dim=-1)  # Eq. (lstm-gates), one call (g's block unused)
@@ -111,7 +110,7 @@ def lstm_step(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One step of a vanilla (or gate-removing) LSTM from x_t, h_{t-1}, c_{t-1}; returns h_t, c_t."""
     pre = x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh
-    h, c, _ = lstm_cell(pre, c, check_option("variant", variant, VARIANTS))
+    h, c, _ = lstm_cell(pre, c, variant)
     return h, c
 
 
