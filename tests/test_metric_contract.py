@@ -118,6 +118,22 @@ def test_same_random_state_same_output(name, wine):
     assert np.abs(a.get_mahalanobis_matrix() - c.get_mahalanobis_matrix()).max() > 1e-6  # the seed matters
 
 
+PAIR_LEARNERS = ["MMC", "GMML", "ITML", "BayesianMetric"]
+
+
+@pytest.mark.parametrize("name", PAIR_LEARNERS)
+def test_pair_learners_keep_the_pairs_they_drew_and_label_them_by_class(name, wine):
+    X, _, y, _ = wine
+    model = SEEDED[name](3).fit(X, y)
+    i, j, delta = model.constraints_
+    assert len(i) == len(j) == len(delta) > 0
+    assert np.all((i >= 0) & (i < len(X)) & (j >= 0) & (j < len(X)) & (i != j))
+    assert np.array_equal(delta, np.where(y[i] == y[j], 1, -1))  # the labels, read directly
+    assert {1, -1} <= set(delta.tolist())
+    again = SEEDED[name](3).fit(X, y).constraints_
+    assert all(np.array_equal(a, b) for a, b in zip(model.constraints_, again))
+
+
 def test_lmnn_and_mcml_are_deterministic(wine):
     X, _, y, _ = wine
     deterministic = (LMNN(max_iter=20), MCML(max_iter=20), IML(max_iter=20), LLMA(), AdversarialSML(), KernelFisher())

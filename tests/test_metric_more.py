@@ -18,7 +18,6 @@ import torch
 from scipy.optimize import minimize
 from scipy.special import expit
 
-from scratchbook.metric._base import sample_pairs
 from scratchbook.metric.bayes import BayesianMetric, pair_features, pair_objective
 from scratchbook.metric.deep_more import (
     Autoencoder,
@@ -58,7 +57,7 @@ def test_map_point_matches_lbfgs_and_laplace_covariance_is_inverse_hessian():
     X, y = make_noisy_features(120, random_state=0)
     X = (X - X.mean(0)) / X.std(0)
     model = BayesianMetric(alpha=2.0, num_constraints=300).fit(X, y)
-    i, j, delta = sample_pairs(np.asarray(y), 300, np.random.RandomState(0))  # the pairs fit draws
+    i, j, delta = model.constraints_  # the pairs the fit drew
     Phi = pair_features(X[i], X[j])
     res = minimize(
         lambda t: pair_objective(t, Phi, delta, 2.0)[:2],

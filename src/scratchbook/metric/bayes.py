@@ -85,6 +85,8 @@ class BayesianMetric(MahalanobisMixin):
 
     Attributes
     ----------
+    constraints_ : tuple of three ndarrays (i, j, delta)
+        The pairs the fit drew: indices into the training rows, and delta = +1 (same class) or -1.
     weights_ : ndarray (n_features,)
         MAP weights ŵ, unconstrained (may be negative: neither likelihood nor prior fixes the sign).
     n_clipped_ : int
@@ -119,6 +121,7 @@ class BayesianMetric(MahalanobisMixin):
         tol = check_real("tol", self.tol, low=0.0)
         rng = np.random.RandomState(self.random_state)
         i, j, delta = sample_pairs(y, num_constraints, rng)
+        self.constraints_ = (i, j, delta)
         Phi = pair_features(X[i], X[j])
         theta = np.zeros(X.shape[1] + 1)
         value, grad, hess = pair_objective(theta, Phi, delta, alpha)

@@ -65,6 +65,8 @@ class GMML(MahalanobisMixin):
 
     Attributes
     ----------
+    constraints_ : tuple of three ndarrays (i, j, delta)
+        The pairs the fit drew: indices into the training rows, and delta = +1 (same class) or -1.
     components_ : ndarray of shape (n_features, n_features)
         L with LᵀL = M.
     metric_ : ndarray of shape (n_features, n_features)
@@ -84,6 +86,7 @@ class GMML(MahalanobisMixin):
         num = 20 * len(np.unique(y)) ** 2 if self.num_constraints is None else self.num_constraints
         num = check_int("num_constraints", num, low=2)
         i, j, delta = sample_pairs(y, num, check_random_state(self.random_state))
+        self.constraints_ = (i, j, delta)
         S = pair_scatter(X, i[delta == 1], j[delta == 1])
         D = pair_scatter(X, i[delta == -1], j[delta == -1])
         eye = reg * (np.trace(S) / len(S) or 1.0) * np.eye(len(S))

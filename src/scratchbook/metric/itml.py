@@ -100,6 +100,8 @@ class ITML(MahalanobisMixin):
 
     Attributes
     ----------
+    constraints_ : tuple of three ndarrays (i, j, delta)
+        The pairs the fit drew: indices into the training rows, and delta = +1 (same class) or -1.
     components_ : ndarray of shape (n_features, n_features)
         A map L with LᵀL = A, rows ordered by decreasing eigenvalue of A.
     bounds_ : tuple (u, l)
@@ -142,6 +144,7 @@ class ITML(MahalanobisMixin):
         A0 = np.eye(X.shape[1])
         self.bounds_ = self._bounds(X, A0, rng)
         i, j, delta = sample_pairs(y, num, rng)
+        self.constraints_ = (i, j, delta)
         bounds = np.where(delta == 1, self.bounds_[0], self.bounds_[1])
         A, self.n_iter_, self.converged_ = itml_solve(
             X[i] - X[j], delta, bounds, A0, gamma=gamma, max_iter=max_iter, tol=tol

@@ -87,6 +87,8 @@ class MMC(MahalanobisMixin):
 
     Attributes
     ----------
+    constraints_ : tuple of three ndarrays (i, j, delta)
+        The pairs the fit drew: indices into the training rows, and delta = +1 (same class) or -1.
     metric_ : ndarray of shape (n_features, n_features)
         The learned metric M, as `mmc_solve` returns it (equal to ``get_mahalanobis_matrix()`` up to rounding).
     components_ : ndarray of shape (n_features, n_features)
@@ -110,6 +112,7 @@ class MMC(MahalanobisMixin):
         num = 40 * len(np.unique(y)) ** 2 if self.num_constraints is None else self.num_constraints
         num = check_int("num_constraints", num, low=2)
         i, j, delta = sample_pairs(y, num, check_random_state(self.random_state))
+        self.constraints_ = (i, j, delta)
         V = X[i] - X[j]
         Vs = V[delta == 1]
         if len(Vs) == 0 or not np.any(Vs):
