@@ -285,3 +285,51 @@ def test_random_rank_loss_draws_from_the_given_law():
     assert seen == (np.random.default_rng(1).choice(3, size=50, p=p) + 1).tolist()
     with pytest.raises(ValueError, match="p must"):
         random_rank_loss(lambda *a: None, np.random.default_rng(0), [0.5, 0.6])
+
+
+def test_principal_angles_match_scipy_and_ignore_the_scale_of_the_columns():
+    from scipy.linalg import subspace_angles
+
+    from scratchbook.compact.lora import principal_angles
+
+    rng = np.random.default_rng(0)
+    for n, p, q in ((7, 3, 2), (10, 4, 4), (5, 1, 3)):
+        X, Y = rng.normal(size=(n, p)), rng.normal(size=(n, q))
+        assert np.allclose(principal_angles(X, Y), subspace_angles(X, Y), atol=1e-10)
+        assert np.allclose(principal_angles(X * [10.0**k for k in range(p)], -3 * Y), subspace_angles(X, Y), atol=1e-10)
+    # a rank-deficient X spans only its column space: the angle with a subspace holding it is zero
+    base = rng.normal(size=(6, 2))
+    X = np.column_stack([base, base @ [1.0, -2.0]])
+    assert principal_angles(X, np.column_stack([base, rng.normal(size=6)])) == pytest.approx([0.0, 0.0], abs=1e-7)
+    with pytest.raises(ValueError, match="same number of rows"):
+        principal_angles(X, np.ones((5, 1)))
+    with pytest.raises(ValueError, match="X must be a finite 2-D array"):
+        principal_angles(np.ones(6), X)
+    with pytest.raises(ValueError, match="Y must have a non-zero column"):
+        principal_angles(X, np.zeros((6, 2)))
+
+
+def test_subspace_overlap_against_scipy_angles_of_the_written_out_updates():
+    from scipy.linalg import subspace_angles
+
+    from scratchbook.compact.lora import subspace_overlap
+
+    for cls, scale in ((LoRALinear, lambda b: 3.0 / 5), (DyLoRALinear, lambda b: 3.0 / b)):
+        layer, _ = _layer(cls, n_in=9, n_out=8)
+        A, B = layer.lora_A.detach().numpy(), layer.lora_B.detach().numpy()
+        full = np.linalg.svd(scale(5) * B @ A)[0]
+        for b in (1, 2, 4):
+            oracle = np.mean(np.cos(subspace_angles(scale(b) * B[:, :b] @ A[:b], full[:, :b])) ** 2)
+            assert subspace_overlap(layer, b) == pytest.approx(oracle, abs=1e-10)
+        assert subspace_overlap(layer, 5) == pytest.approx(1.0)  # the rank-r update against itself
+    # the scale α is irrelevant, and an SVD-reordered adapter's first b terms span its top-b subspace
+    layer, _ = _layer(LoRALinear, n_in=9, n_out=8)
+    other, _ = _layer(LoRALinear, n_in=9, n_out=8, alpha=0.01)
+    assert [subspace_overlap(layer, b) for b in (1, 3)] == pytest.approx([subspace_overlap(other, b) for b in (1, 3)])
+    assert subspace_overlap(layer, 1) < 0.99
+    svd_reorder(nn.Sequential(layer))
+    assert [subspace_overlap(layer, b) for b in (1, 2, 3, 4)] == pytest.approx([1.0] * 4, abs=1e-10)
+    with pytest.raises(ValueError, match="b must be"):
+        subspace_overlap(layer, 6)
+    with pytest.raises(TypeError, match="layer must be"):
+        subspace_overlap(nn.Linear(3, 2), 1)

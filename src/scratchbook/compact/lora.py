@@ -28,6 +28,8 @@ __all__ = [
     "nested_dropout_p",
     "random_rank_loss",
     "svd_reorder",
+    "principal_angles",
+    "subspace_overlap",
     "fine_tune_adapters",
 ]
 
@@ -191,6 +193,48 @@ def svd_reorder(model: nn.Module) -> nn.Module:
             m.lora_A[:k] = Vh[:k]
             m.lora_B[:, :k] = U[:, :k] * S[:k] / m._scale(m.r)
     return model
+
+
+def principal_angles(X, Y) -> np.ndarray:
+    """The principal angles (radians, largest first) between the column spaces of ``X`` and ``Y``.
+
+    With orthonormal bases Q_X and Q_Y (from the SVD, so that rank-deficient inputs work), the cosines
+    of the angles are the singular values of Q_Xᵀ Q_Y; there are min(rank X, rank Y) of them. The
+    angles do not change when a column is rescaled: they compare subspaces, not matrices.
+    """
+    bases = []
+    for name, M in (("X", X), ("Y", Y)):
+        M = np.asarray(M.detach().cpu() if isinstance(M, torch.Tensor) else M)
+        eps = np.finfo(M.dtype if M.dtype == np.float32 else np.float64).eps  # the precision it was computed in
+        M = M.astype(float)
+        if M.ndim != 2 or not np.all(np.isfinite(M)):
+            raise ValueError(f"{name} must be a finite 2-D array, got shape {M.shape}")
+        U, s, _ = np.linalg.svd(M, full_matrices=False)
+        rank = int((s > s.max(initial=0.0) * max(M.shape) * eps).sum())
+        if rank == 0:
+            raise ValueError(f"{name} must have a non-zero column")
+        bases.append(U[:, :rank])
+    if len(bases[0]) != len(bases[1]):
+        raise ValueError(f"X and Y must have the same number of rows, got {len(bases[0])} and {len(bases[1])}")
+    cosines = np.linalg.svd(bases[0].T @ bases[1], compute_uv=False)
+    return np.arccos(np.clip(cosines, 0.0, 1.0))[::-1].copy()
+
+
+def subspace_overlap(layer: LoRALinear, b: int) -> float:
+    """How much of the column space of the rank-b update lies in the top-b left singular subspace of the rank-r one.
+
+    Both subspaces are spanned by the top-b left singular vectors (of ΔW_b and of ΔW_r); the overlap is
+    the mean of cos² over their b principal angles, ‖U_bᵀ V_b‖²_F / b: 1 when they are the same (as for
+    an SVD-reordered LoRA adapter, :func:`svd_reorder`). For a random b-dimensional subspace of an
+    m-dimensional space holding the top-b one its mean is b/m; the columns of the rank-b update lie in
+    the span of ``lora_B``, so m = r here. Scale-free: LoRA's α/r and DyLoRA's α/b give the same value.
+    """
+    if not isinstance(layer, LoRALinear):
+        raise TypeError(f"layer must be a LoRALinear (or DyLoRALinear), got {type(layer).__name__}")
+    b = check_int("b", b, low=1, high=min(layer.r, layer.base.out_features))
+    with torch.no_grad():
+        top = [torch.linalg.svd(layer.delta_weight(k), full_matrices=False)[0][:, :b] for k in (b, layer.r)]
+    return float(np.mean(np.cos(principal_angles(*top)) ** 2))
 
 
 def _adapters(model: nn.Module, cls: type = LoRALinear) -> list[LoRALinear]:
