@@ -225,7 +225,7 @@ def test_url_and_version_are_in_step_everywhere():
 # --- no typed numbers in the prose ------------------------------------------------------------
 
 # Parts whose chapter prose must carry no typed number; the other parts join as they are cleaned.
-TYPED_NUMBER_PARTS = ["rnn", "metric", "latent", "appendix"]
+TYPED_NUMBER_PARTS = ["rnn", "metric", "latent", "compact", "appendix"]
 # What may keep its digits: time estimates, numbered steps and list items, citation locators.
 TYPED_NUMBER_ALLOWED = [
     re.compile(r"^\*\*Time:\*\* about \d+ minutes\.$"),  # a whole line
