@@ -467,3 +467,22 @@ def test_lstm_bptt_checker_accepts_the_right_gradients_and_rejects_a_missing_ter
     assert not checks.check_lstm_bptt(lambda *a: (_ for _ in ()).throw(NotImplementedError))
     out = capsys.readouterr().out
     assert "✗ ∂L/∂c0 (torch autograd)" in out and "keys" in out
+
+
+def test_the_chapters_table_of_variant_lines_quotes_lstm_cell():
+    import inspect
+    import re
+    from pathlib import Path
+
+    import nbformat
+
+    from scratchbook.rnn.lstm import lstm_cell
+
+    chapter = Path(__file__).resolve().parents[1] / "chapters" / "rnn" / "04_lstm.ipynb"
+    table = next(c.source for c in nbformat.read(chapter, as_version=4).cells if "(lstm-variant-lines)=" in c.source)
+    rows = [line for line in table.splitlines() if line.startswith('| `"')]
+    source = " ".join(inspect.getsource(lstm_cell).split())
+    assert {re.match(r'\| `"(\w+)"`', row).group(1) for row in rows} == set(LSTM_VARIANTS) - {"vanilla"}
+    for row in rows:
+        for quoted in re.findall(r"`([^`]+)`", row.split("|")[2]):  # every code span of the second column
+            assert quoted in source, quoted
