@@ -210,8 +210,8 @@ def test_checkers_accept_right_answers_and_reject_wrong_ones():
     assert not check_prototype_predict(lambda s, labels, q: np.searchsorted(np.unique(labels), predict(s, labels, q)))
 
 
-def _batch_hard_grad(E, y, margin, hinge=True, anchor_term=True):
-    """The subgradient of Σ_a ℓ_BH(a); ``hinge=False`` or ``anchor_term=False`` make it wrong on purpose."""
+def _batch_hard_grad(E, y, margin, hinge=True, anchor_term=True, accumulate=True):
+    """The subgradient of Σ_a ℓ_BH(a); ``hinge``, ``anchor_term`` or ``accumulate`` False make it wrong on purpose."""
     D = np.linalg.norm(E[:, None] - E[None], axis=-1)
     same = y[:, None] == y[None]
     pos = np.where(same & ~np.eye(len(y), dtype=bool), D, -np.inf).argmax(1)
@@ -221,6 +221,8 @@ def _batch_hard_grad(E, y, margin, hinge=True, anchor_term=True):
         if hinge and D[a, pos[a]] - D[a, neg[a]] + margin <= 0:
             continue
         u, v = (E[a] - E[pos[a]]) / D[a, pos[a]], (E[a] - E[neg[a]]) / D[a, neg[a]]
+        if not accumulate:  # overwrite instead of adding up
+            G[[a, pos[a], neg[a]]] = 0
         G[a] += (u - v) * anchor_term
         G[pos[a]] -= u
         G[neg[a]] += v
@@ -245,4 +247,5 @@ def test_batch_hard_gradient_checker_accepts_the_subgradient_and_rejects_wrong_o
     assert check_batch_hard_grad(_batch_hard_grad)
     assert not check_batch_hard_grad(lambda E, y, m: _batch_hard_grad(E, y, m, hinge=False))
     assert not check_batch_hard_grad(lambda E, y, m: _batch_hard_grad(E, y, m, anchor_term=False))
+    assert not check_batch_hard_grad(lambda E, y, m: _batch_hard_grad(E, y, m, accumulate=False))
     assert not check_batch_hard_grad(lambda *a: (_ for _ in ()).throw(NotImplementedError))
