@@ -208,3 +208,44 @@ def test_checkers_accept_right_answers_and_reject_wrong_ones():
     # nearest single support example instead of nearest prototype; labels 0..N-1 instead of the labels
     assert not check_prototype_predict(lambda s, labels, q: labels[((q[:, None] - s[None]) ** 2).sum(-1).argmin(1)])
     assert not check_prototype_predict(lambda s, labels, q: np.searchsorted(np.unique(labels), predict(s, labels, q)))
+
+
+def _batch_hard_grad(E, y, margin, hinge=True, anchor_term=True, accumulate=True):
+    """The subgradient of Σ_a ℓ_BH(a); ``hinge``, ``anchor_term`` or ``accumulate`` False make it wrong on purpose."""
+    D = np.linalg.norm(E[:, None] - E[None], axis=-1)
+    same = y[:, None] == y[None]
+    pos = np.where(same & ~np.eye(len(y), dtype=bool), D, -np.inf).argmax(1)
+    neg = np.where(same, np.inf, D).argmin(1)
+    G = np.zeros_like(E)
+    for a in range(len(y)):
+        if hinge and D[a, pos[a]] - D[a, neg[a]] + margin <= 0:
+            continue
+        u, v = (E[a] - E[pos[a]]) / D[a, pos[a]], (E[a] - E[neg[a]]) / D[a, neg[a]]
+        if not accumulate:  # overwrite instead of adding up
+            G[[a, pos[a], neg[a]]] = 0
+        G[a] += (u - v) * anchor_term
+        G[pos[a]] -= u
+        G[neg[a]] += v
+    return G
+
+
+def test_batch_hard_gradient_checker_accepts_the_subgradient_and_rejects_wrong_ones():
+    from scratchbook.metric.checks import _batch_hard_problem, batch_hard_autograd, check_batch_hard_grad
+
+    E, y = _batch_hard_problem()
+    n_active = [int((batch_hard_autograd(E, y, m)[1] > 0).sum()) for m in (0.2, 1.0, 4.0)]
+    assert n_active[0] == 0 and 0 < n_active[1] < len(y) and n_active[2] == len(y)  # every regime of the hinge
+    # the reference itself against central differences of the loss (no ties, no kinks at these points)
+    eps, margin = 1e-6, 1.0
+    fd = np.zeros_like(E)
+    for idx in np.ndindex(E.shape):
+        step = np.zeros_like(E)
+        step[idx] = eps
+        plus, minus = (batch_hard_autograd(E + s, y, margin)[1].sum() for s in (step, -step))
+        fd[idx] = (plus - minus) / (2 * eps)
+    np.testing.assert_allclose(batch_hard_autograd(E, y, margin)[0], fd, rtol=1e-6, atol=1e-8)
+    assert check_batch_hard_grad(_batch_hard_grad)
+    assert not check_batch_hard_grad(lambda E, y, m: _batch_hard_grad(E, y, m, hinge=False))
+    assert not check_batch_hard_grad(lambda E, y, m: _batch_hard_grad(E, y, m, anchor_term=False))
+    assert not check_batch_hard_grad(lambda E, y, m: _batch_hard_grad(E, y, m, accumulate=False))
+    assert not check_batch_hard_grad(lambda *a: (_ for _ in ()).throw(NotImplementedError))

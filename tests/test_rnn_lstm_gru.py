@@ -7,6 +7,8 @@ one step against an independent formula written out here with NumPy, to 1e-12.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -420,3 +422,67 @@ def test_vanilla_lstm_cell_matches_torch_cell_and_the_variant_switchboard():
     assert torch.allclose(h1, h2, atol=1e-12) and torch.allclose(c1, c2, atol=1e-12)
     h3, c3, _ = lstm_cell(pre, c, "vanilla")
     assert torch.allclose(h1, h3, atol=1e-12) and torch.allclose(c1, c3, atol=1e-12)
+
+
+def _numpy_lstm_bptt(x, h0, c0, weight_ih, weight_hh, bias, dhs, carousel=True, through_tanh=True):
+    """BPTT through one LSTM in NumPy; ``carousel=False`` or ``through_tanh=False`` drop one term (wrong answers)."""
+
+    def sigmoid(a):
+        return 1 / (1 + np.exp(-a))
+
+    H = h0.size
+    hs, cs, gates = [h0], [c0], []
+    for x_t in x:
+        a = weight_ih @ x_t + weight_hh @ hs[-1] + bias
+        i, f, g, o = sigmoid(a[:H]), sigmoid(a[H : 2 * H]), np.tanh(a[2 * H : 3 * H]), sigmoid(a[3 * H :])
+        cs.append(f * cs[-1] + i * g)
+        hs.append(o * np.tanh(cs[-1]))
+        gates.append((i, f, g, o))
+    dx, dW_ih, dW_hh, db = np.zeros_like(x), np.zeros_like(weight_ih), np.zeros_like(weight_hh), np.zeros_like(bias)
+    dh, dc = np.zeros(H), np.zeros(H)
+    for t in reversed(range(len(x))):
+        i, f, g, o = gates[t]
+        tanh_c = np.tanh(cs[t + 1])
+        dh = dh + dhs[t]
+        dc = dc + (dh * o * (1 - tanh_c**2) if through_tanh else 0)
+        da = np.concatenate(
+            [dc * g * i * (1 - i), dc * cs[t] * f * (1 - f), dc * i * (1 - g**2), dh * tanh_c * o * (1 - o)]
+        )
+        dx[t], dW_ih, dW_hh, db = weight_ih.T @ da, dW_ih + np.outer(da, x[t]), dW_hh + np.outer(da, hs[t]), db + da
+        dh, dc = weight_hh.T @ da, (dc * f if carousel else np.zeros(H))
+    return {"x": dx, "h0": dh, "c0": dc, "weight_ih": dW_ih, "weight_hh": dW_hh, "bias": db}
+
+
+def test_lstm_bptt_checker_accepts_the_right_gradients_and_rejects_a_missing_term(capsys):
+    values, dhs = checks._bptt_problem()
+    autograd, finite = checks.lstm_bptt_references(values, dhs)
+    for key in autograd:  # the two references agree with each other
+        np.testing.assert_allclose(autograd[key], finite[key], rtol=1e-6, atol=1e-8)
+    state = torch.random.get_rng_state()
+    assert checks.check_lstm_bptt(_numpy_lstm_bptt)
+    assert torch.equal(state, torch.random.get_rng_state())  # the reader's random stream is untouched
+    assert not checks.check_lstm_bptt(functools.partial(_numpy_lstm_bptt, carousel=False))
+    assert not checks.check_lstm_bptt(functools.partial(_numpy_lstm_bptt, through_tanh=False))
+    assert not checks.check_lstm_bptt(lambda *a: {k: v for k, v in _numpy_lstm_bptt(*a).items() if k != "c0"})
+    assert not checks.check_lstm_bptt(lambda *a: (_ for _ in ()).throw(NotImplementedError))
+    out = capsys.readouterr().out
+    assert "✗ ∂L/∂c0 (torch autograd)" in out and "keys" in out
+
+
+def test_the_chapters_table_of_variant_lines_quotes_lstm_cell():
+    import inspect
+    import re
+    from pathlib import Path
+
+    import nbformat
+
+    from scratchbook.rnn.lstm import lstm_cell
+
+    chapter = Path(__file__).resolve().parents[1] / "chapters" / "rnn" / "04_lstm.ipynb"
+    table = next(c.source for c in nbformat.read(chapter, as_version=4).cells if "(lstm-variant-lines)=" in c.source)
+    rows = [line for line in table.splitlines() if line.startswith('| `"')]
+    source = " ".join(inspect.getsource(lstm_cell).split())
+    assert {re.match(r'\| `"(\w+)"`', row).group(1) for row in rows} == set(LSTM_VARIANTS) - {"vanilla"}
+    for row in rows:
+        for quoted in re.findall(r"`([^`]+)`", row.split("|")[2]):  # every code span of the second column
+            assert quoted in source, quoted

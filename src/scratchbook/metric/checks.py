@@ -203,6 +203,60 @@ def check_batch_hard(fn) -> bool:
     )
 
 
+def _batch_hard_problem(seed: int = 11, n_classes: int = 3, n_per_class: int = 4, dim: int = 3):
+    """A small class-balanced batch of embeddings, classes apart (no ties among the distances), and its labels."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(n_classes), n_per_class)
+    return rng.normal(size=(len(y), dim)) + 3.0 * y[:, None], y
+
+
+def batch_hard_autograd(E, y, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """∂/∂E of Σ_a ℓ_BH(a) by torch's autograd, with plain Euclidean distances between the rows of E.
+
+    Written here with ``torch.cdist`` and masked ``max``/``min``, independently of the package's
+    mining code; returns the gradient (n×d) and the per-anchor losses.
+    """
+    import torch
+
+    E_t = torch.tensor(E, dtype=torch.float64, requires_grad=True)
+    labels = torch.as_tensor(y)
+    D = torch.cdist(E_t, E_t)
+    same = labels[:, None] == labels[None, :]
+    positive = same & ~torch.eye(len(y), dtype=torch.bool)
+    hardest_positive = D.masked_fill(~positive, -torch.inf).max(dim=1).values
+    hardest_negative = D.masked_fill(same, torch.inf).min(dim=1).values
+    losses = torch.relu(hardest_positive - hardest_negative + margin)
+    losses.sum().backward()
+    return E_t.grad.numpy(), losses.detach().numpy()
+
+
+def check_batch_hard_grad(fn) -> bool:
+    """Check ``fn(E, y, margin) -> G`` (n×d): the gradient of Σ_a ℓ_BH(a) with respect to the embeddings E.
+
+    Distances are plain Euclidean distances between the rows of E (no normalization); the sum runs over
+    every anchor of the batch. The reference is torch's autograd (:func:`batch_hard_autograd`) at three
+    margins: one at which no anchor has a loss, one at which some have, and one at which all have.
+    """
+    E, y = _batch_hard_problem()
+    ok = True
+    for margin in (0.2, 1.0, 4.0):
+        expected, losses = batch_hard_autograd(E, y, margin)
+        answer = call_or_none(fn, E.copy(), y.copy(), margin)
+        if _not_done(answer):
+            return False
+        ok &= report_check(
+            f"gradient at margin {margin} ({int((losses > 0).sum())} of {len(y)} anchors with a loss)",
+            answer,
+            expected,
+            rtol=1e-8,
+            atol=1e-10,
+            hint="Only anchors with a positive loss count; each moves three rows: the anchor by u − v, its hardest "
+            "positive by −u and its hardest negative by +v, with u = (e_a − e_p)/d_ap and v = (e_a − e_n)/d_an. "
+            "Add up (do not overwrite) when a row is the hardest example of several anchors.",
+        )
+    return bool(ok)
+
+
 def check_prototype_predict(fn) -> bool:
     """Check ``fn(support, support_labels, query) -> labels``: nearest-prototype classification of the queries."""
     import torch
@@ -227,7 +281,7 @@ def check_prototype_predict(fn) -> bool:
     )
 
 
-__all__ += ["check_batch_hard", "check_prototype_predict"]
+__all__ += ["batch_hard_autograd", "check_batch_hard_grad", "check_batch_hard", "check_prototype_predict"]
 
 
 # --- Retrieval and few-shot learning on unseen classes (chapter 5) -------------------------------

@@ -234,6 +234,107 @@ def check_peephole_jacobian(fn) -> bool:
 __all__ += ["check_peephole_jacobian"]
 
 
+_BPTT_NAMES = ("x", "h0", "c0", "weight_ih", "weight_hh", "bias")
+
+
+def _bptt_problem(seed: int = 9, T: int = 5, D: int = 2, H: int = 3):
+    """One short sequence, random float64 LSTM weights, initial states and output gradients ∂L/∂h_t."""
+    rng = np.random.default_rng(seed)
+    values = {
+        "x": rng.normal(size=(T, D)),
+        "h0": rng.normal(size=H) / 2,
+        "c0": rng.normal(size=H),
+        "weight_ih": rng.normal(size=(4 * H, D)),
+        "weight_hh": rng.normal(size=(4 * H, H)),
+        "bias": rng.normal(size=4 * H),
+    }
+    return values, rng.normal(size=(T, H))
+
+
+def _torch_lstm_loss(values, dhs):
+    """L = Σ_t dhs_t · h_t for ``torch.nn.LSTM`` holding the given weights (bias_ih = bias, bias_hh = 0)."""
+    import torch
+
+    D, H = values["weight_ih"].shape[1], values["h0"].size
+    torch_state = torch.random.get_rng_state()
+    lstm = torch.nn.LSTM(D, H).double()  # its random initial weights are replaced below
+    torch.random.set_rng_state(torch_state)  # the reader's global random stream is left as it was
+    tensors = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in values.items()}
+    out, _ = torch.func.functional_call(
+        lstm,
+        {
+            "weight_ih_l0": tensors["weight_ih"],
+            "weight_hh_l0": tensors["weight_hh"],
+            "bias_ih_l0": tensors["bias"],
+            "bias_hh_l0": torch.zeros_like(tensors["bias"]),
+        },
+        (tensors["x"][:, None], (tensors["h0"][None, None], tensors["c0"][None, None])),
+    )
+    return (out[:, 0] * torch.from_numpy(dhs)).sum(), tensors
+
+
+def lstm_bptt_references(values, dhs, eps: float = 1e-6) -> tuple[dict, dict]:
+    """The gradients of L = Σ_t dhs_t · h_t from torch's autograd on ``torch.nn.LSTM`` and from central differences.
+
+    ``values`` holds ``x`` (T×D), ``h0`` and ``c0`` (H), ``weight_ih`` (4H×D), ``weight_hh`` (4H×H)
+    and ``bias`` (4H), gate order i, f, g, o; returns two dicts with the same keys.
+    """
+    loss, tensors = _torch_lstm_loss(values, dhs)
+    loss.backward()
+    autograd = {k: t.grad.numpy() for k, t in tensors.items()}
+    finite = {}
+    for key, value in values.items():
+        grad = np.empty(value.size)
+        for j in range(value.size):
+            step = np.zeros(value.size)
+            step[j] = eps
+            plus = {**values, key: value + step.reshape(value.shape)}
+            minus = {**values, key: value - step.reshape(value.shape)}
+            grad[j] = (_torch_lstm_loss(plus, dhs)[0].item() - _torch_lstm_loss(minus, dhs)[0].item()) / (2 * eps)
+        finite[key] = grad.reshape(value.shape)
+    return autograd, finite
+
+
+def check_lstm_bptt(fn) -> bool:
+    """Check ``fn(x, h0, c0, weight_ih, weight_hh, bias, dhs) -> dict`` of gradients: BPTT through one LSTM.
+
+    One sequence (no batch): ``x`` is T×D, ``h0`` and ``c0`` have H entries, the weights have torch's
+    layout with gate order i, f, g, o and one summed ``bias`` (4H). The loss is L = Σ_t dhs_t · h_t, so
+    ``dhs`` (T×H) is ∂L/∂h_t from the outputs. ``fn`` returns a dict with the keys ``"x"``, ``"h0"``,
+    ``"c0"``, ``"weight_ih"``, ``"weight_hh"`` and ``"bias"``. The references are torch's autograd on a
+    ``torch.nn.LSTM`` holding the same weights and central finite differences of that network's loss.
+    """
+    values, dhs = _bptt_problem()
+    answer = call_or_none(fn, *(v.copy() for v in values.values()), dhs.copy())
+    if answer is None:
+        return False
+    if not isinstance(answer, dict) or set(answer) != set(_BPTT_NAMES):
+        print(f"✗ fn must return a dict with the keys {list(_BPTT_NAMES)}.")
+        return False
+    autograd, finite = lstm_bptt_references(values, dhs)
+    hints = {
+        "x": "∂L/∂x_t = W_ihᵀ δa_t, with δa_t the four blocks of the pre-activation gradient at step t.",
+        "h0": "∂L/∂h_0 = W_hhᵀ δa_1: what the first step passes back to its input state.",
+        "c0": "∂L/∂c_0 = δc_1 ⊙ f_1: the carousel carries δc back multiplied by the forget gate.",
+        "weight_ih": "Sum δa_t x_tᵀ over the steps.",
+        "weight_hh": "Sum δa_t h_{t-1}ᵀ over the steps, with the state before the step.",
+        "bias": "Sum δa_t over the steps.",
+    }
+    hint_c = " δc_t collects δc_{t+1} ⊙ f_{t+1} and δh_t ⊙ o_t ⊙ (1 − tanh² c_t); δh_t the output and W_hhᵀ δa_{t+1}."
+    ok = True
+    for key in _BPTT_NAMES:
+        ok &= report_check(
+            f"∂L/∂{key} (torch autograd)", answer[key], autograd[key], rtol=1e-8, atol=1e-10, hint=hints[key] + hint_c
+        )
+        ok &= report_check(
+            f"∂L/∂{key} (finite differences)", answer[key], finite[key], rtol=1e-5, atol=1e-7, hint=hints[key]
+        )
+    return bool(ok)
+
+
+__all__ += ["lstm_bptt_references", "check_lstm_bptt"]
+
+
 # --- Chapter 3: remedies without gates ----------------------------------------------------------
 
 
