@@ -1,4 +1,5 @@
-"""Proxy-NCA, Proxy-Anchor and ArcFace against pytorch-metric-learning, on the same inputs and proxies."""
+"""Proxy-NCA, Proxy-Anchor, ArcFace, N-pair and lifted structured losses against pytorch-metric-learning,
+on the same inputs (and proxies), values and gradients; the two pair losses also by finite differences."""
 
 from __future__ import annotations
 
@@ -8,9 +9,17 @@ import numpy as np
 import pytest
 import torch
 
-from scratchbook.metric.losses import WithProxies, arcface_loss, proxy_anchor_loss, proxy_nca_loss
+from scratchbook.metric.losses import (
+    WithProxies,
+    arcface_loss,
+    lifted_structure_loss,
+    n_pair_loss,
+    proxy_anchor_loss,
+    proxy_nca_loss,
+)
 
 pml_losses = pytest.importorskip("pytorch_metric_learning.losses")
+pml_distances = pytest.importorskip("pytorch_metric_learning.distances")
 
 
 def _inputs(seed, n=24, d=8, C=6, all_classes=True):
@@ -109,3 +118,94 @@ def test_bad_input_names_the_argument(fn):
         fn(x.detach().numpy(), y, p)
     with pytest.raises(ValueError, match="NaN"):
         fn(x.detach() * float("nan"), y, p)
+
+
+# --- N-pair and lifted structured losses ----------------------------------------------------------
+
+
+def _pairs(seed, N=7, d=5, scale=1.0):
+    g = torch.Generator().manual_seed(seed)
+    a = (scale * torch.randn(N, d, generator=g, dtype=torch.float64)).requires_grad_()
+    p = (scale * torch.randn(N, d, generator=g, dtype=torch.float64)).requires_grad_()
+    return a, p
+
+
+@pytest.mark.parametrize("seed, normalize, scale", [(0, False, 1.0), (1, True, 1.0), (2, False, 3.0)])
+def test_n_pair_equals_pml(seed, normalize, scale):
+    a, p = _pairs(seed, scale=scale)
+    labels = torch.arange(len(a)).repeat(2)  # pml picks, for each class, the pair (first half, second half)
+    distance = pml_distances.DotProductSimilarity(normalize_embeddings=normalize)
+    ref = pml_losses.NPairsLoss(distance=distance)(torch.cat([a, p]), labels)
+    _compare(n_pair_loss(a, p, normalize=normalize), ref, (a, p))
+
+
+def test_n_pair_matches_its_definition_and_finite_differences():
+    a, p = _pairs(3)
+    terms = []
+    for i in range(len(a)):  # log(1 + Σ_{j≠i} exp(f_iᵀf_j⁺ − f_iᵀf_i⁺)), one anchor at a time
+        s = [float((a[i] @ p[j] - a[i] @ p[i]).detach()) for j in range(len(a)) if j != i]
+        terms.append(math.log1p(sum(math.exp(v) for v in s)))
+    assert n_pair_loss(a, p).item() == pytest.approx(np.mean(terms), rel=1e-12)
+    assert torch.autograd.gradcheck(lambda u, v: n_pair_loss(u, v, normalize=True), (a, p))
+
+
+def _batch(seed, n=20, d=4, C=4, scale=1.0):
+    g = torch.Generator().manual_seed(seed)
+    x = (scale * torch.randn(n, d, generator=g, dtype=torch.float64)).requires_grad_()
+    y = torch.randint(0, C, (n,), generator=g)
+    return x, y
+
+
+@pytest.mark.parametrize(
+    "seed, normalize, margin, scale",
+    [(0, False, 1.0, 1.0), (1, True, 1.0, 1.0), (2, False, 0.5, 2.0), (3, True, 0.2, 1.0)],
+)
+def test_lifted_structure_equals_pml(seed, normalize, margin, scale):
+    x, y = _batch(seed, scale=scale)
+    distance = pml_distances.LpDistance(normalize_embeddings=normalize)
+    ref = pml_losses.LiftedStructureLoss(neg_margin=margin, pos_margin=0, distance=distance)(x, y)
+    ours = lifted_structure_loss(x, y, margin=margin, normalize=normalize)
+    assert ours.item() > 0  # a case where the hinge is active, so the comparison is not 0 = 0
+    _compare(ours, ref, (x,))
+
+
+def test_lifted_structure_matches_its_definition_and_finite_differences():
+    x, y = _batch(4, n=9)
+    X, Y = x.detach().numpy(), y.numpy()
+    D = np.sqrt(((X[:, None] - X[None]) ** 2).sum(-1))
+    total, n_pos = 0.0, 0
+    for i in range(len(X)):  # Oh Song et al. (2016), Eq. (4), loop by loop
+        for j in range(i + 1, len(X)):
+            if Y[i] == Y[j]:
+                neg = np.exp(1.0 - D[i, Y != Y[i]]).sum() + np.exp(1.0 - D[j, Y != Y[j]]).sum()
+                total += max(0.0, np.log(neg) + D[i, j]) ** 2
+                n_pos += 1
+    assert lifted_structure_loss(x, y).item() == pytest.approx(total / (2 * n_pos), rel=1e-12)
+    assert torch.autograd.gradcheck(lambda u: lifted_structure_loss(u, y, margin=0.7), (x,))
+
+
+def test_pair_losses_bad_input_names_the_argument():
+    a, p = _pairs(0)
+    with pytest.raises(ValueError, match="positives"):
+        n_pair_loss(a, p[:-1])
+    with pytest.raises(ValueError, match="anchors"):
+        n_pair_loss(a[0], p[0])
+    with pytest.raises(ValueError, match="anchors"):
+        n_pair_loss(a[:1], p[:1])
+    with pytest.raises(TypeError, match="positives"):
+        n_pair_loss(a, p.detach().numpy())
+    with pytest.raises(ValueError, match="NaN"):
+        n_pair_loss(a.detach() * float("nan"), p)
+    x, y = _batch(0)
+    with pytest.raises(ValueError, match="labels"):
+        lifted_structure_loss(x, y[:-1])
+    with pytest.raises(ValueError, match="labels"):
+        lifted_structure_loss(x, y.double())
+    with pytest.raises(ValueError, match="two classes"):
+        lifted_structure_loss(x, torch.zeros(len(x), dtype=torch.long))
+    with pytest.raises(ValueError, match="two classes"):
+        lifted_structure_loss(x, torch.arange(len(x)))
+    with pytest.raises(ValueError, match="margin"):
+        lifted_structure_loss(x, y, margin=float("nan"))
+    with pytest.raises(TypeError, match="embeddings"):
+        lifted_structure_loss(x.detach().numpy(), y)

@@ -221,6 +221,55 @@ def test_autoencoder_and_transformer_shapes_and_errors():
         SPDNet(3, 4)
 
 
+def test_linear_autoencoder_spans_the_principal_subspace():
+    """Trained to convergence, a linear autoencoder with MSE spans the top-k PCA subspace (Baldi & Hornik, 1989)."""
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(0)
+    d, k = 6, 2
+    basis = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    X = rng.standard_normal((400, d)) * np.array([3.0, 2.0, 1.0, 0.6, 0.4, 0.2]) @ basis.T + 5.0
+    torch.manual_seed(0)
+    ae = Autoencoder(d, 4, k, linear=True).double()
+    x = torch.as_tensor(X)
+    opt = torch.optim.LBFGS(
+        ae.parameters(),
+        lr=1.0,
+        max_iter=5000,
+        tolerance_grad=1e-9,
+        tolerance_change=1e-15,
+        history_size=50,
+        line_search_fn="strong_wolfe",
+    )
+
+    def closure():
+        opt.zero_grad()
+        loss = ae.reconstruction_loss(x)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    pca = PCA(n_components=k).fit(X)
+    W_dec = (ae.decoder[2].weight @ ae.decoder[0].weight).detach().numpy()  # d×k, the decoder's linear part
+    W_enc = (ae.encoder[2].weight @ ae.encoder[0].weight).detach().numpy().T  # d×k, rows of the encoder
+    assert np.max(scipy.linalg.subspace_angles(W_dec, pca.components_.T)) < 1e-4
+    assert np.max(scipy.linalg.subspace_angles(W_enc, pca.components_.T)) < 1e-4
+    # and its error is PCA's: the mean of the trailing eigenvalues of the (biased) covariance, per coordinate
+    trailing = np.linalg.eigvalsh(np.cov(X.T, bias=True))[: d - k].sum() / d
+    assert ae.reconstruction_loss(x).item() == pytest.approx(trailing, rel=1e-6)
+    # a control: a random 2-D subspace is far from the principal one
+    assert np.max(scipy.linalg.subspace_angles(rng.standard_normal((d, k)), pca.components_.T)) > 0.1
+
+
+def test_linear_autoencoder_has_no_nonlinearity_and_checks_its_flag():
+    ae = Autoencoder(5, 3, 2, linear=True)
+    assert not any(isinstance(m, (torch.nn.ReLU, torch.nn.Sigmoid)) for m in ae.modules())
+    x = torch.randn(4, 5)
+    torch.testing.assert_close(ae(2 * x) - ae(x), ae(x) - ae(torch.zeros(1, 5)))  # affine
+    with pytest.raises(TypeError, match="linear"):
+        Autoencoder(5, 3, 2, linear="yes")
+
+
 def test_cross_modal_recall_against_a_brute_force_loop_and_data_shapes():
     from scratchbook.metric.deep_more import cross_modal_recall, make_spd_classes, make_two_modalities
 

@@ -60,11 +60,14 @@ __all__ += ["sample_pairs", "evaluate"]
 
 # --- Retrieval and few-shot evaluation (chapter 5) ---
 __all__ += ["recall_at_k", "r_precision", "map_at_r", "mean_confidence_interval", "FisherHSIC"]
-__all__ += ["proxy_nca_loss", "proxy_anchor_loss", "arcface_loss", "WithProxies"]
+__all__ += ["proxy_nca_loss", "proxy_anchor_loss", "arcface_loss", "n_pair_loss", "lifted_structure_loss"]
+__all__ += ["WithProxies"]
 _DEEP_CH5 = {
     "proxy_nca_loss": "losses",
     "proxy_anchor_loss": "losses",
     "arcface_loss": "losses",
+    "n_pair_loss": "losses",
+    "lifted_structure_loss": "losses",
     "WithProxies": "losses",
 }
 

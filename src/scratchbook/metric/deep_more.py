@@ -60,14 +60,24 @@ def _check_embeddings(name: str, Z: torch.Tensor) -> torch.Tensor:
 
 
 class Autoencoder(nn.Module):
-    """``in_features`` → ``hidden`` → ``code`` (encoder) and back (decoder, sigmoid output in [0, 1])."""
+    """``in_features`` → ``hidden`` → ``code`` (encoder) and back (decoder, sigmoid output in [0, 1]).
 
-    def __init__(self, in_features: int = 64, hidden: int = 32, code: int = 16) -> None:
+    ``linear=True`` drops the ReLUs and the sigmoid: encoder and decoder are then affine maps, and a
+    minimizer of the squared error spans the leading ``code`` principal directions of the data
+    (Baldi & Hornik, 1989), which the tests check against PCA.
+    """
+
+    def __init__(self, in_features: int = 64, hidden: int = 32, code: int = 16, linear: bool = False) -> None:
         super().__init__()
         in_features = check_int("in_features", in_features, low=1)
         hidden, code = check_int("hidden", hidden, low=1), check_int("code", code, low=1)
-        self.encoder = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, code))
-        self.decoder = nn.Sequential(nn.Linear(code, hidden), nn.ReLU(), nn.Linear(hidden, in_features), nn.Sigmoid())
+        if not isinstance(linear, bool):
+            raise TypeError(f"linear must be a bool, got {type(linear).__name__}")
+        act = nn.Identity if linear else nn.ReLU
+        self.encoder = nn.Sequential(nn.Linear(in_features, hidden), act(), nn.Linear(hidden, code))
+        self.decoder = nn.Sequential(
+            nn.Linear(code, hidden), act(), nn.Linear(hidden, in_features), nn.Identity() if linear else nn.Sigmoid()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The code of x (the embedding used as a metric space)."""

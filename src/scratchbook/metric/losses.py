@@ -1,4 +1,4 @@
-"""Proxy-based and softmax-margin losses: each class gets a learned vector, and samples are pulled to it.
+"""Proxy-based, softmax-margin and batch-wide pair losses.
 
 A pair or triplet loss compares samples of a batch with each other; the losses here compare every
 sample with one learned vector per class (a proxy, or a row of a classifier's weight matrix), so a
@@ -6,6 +6,10 @@ batch of n samples costs n × C comparisons and needs no mining. All three work 
 embeddings and proxies are scaled to unit length first. Implements Eqs. (fs-proxynca),
 (fs-proxyanchor) and (fs-arcface) of the few-shot chapter, with pytorch-metric-learning's
 conventions (its ``ProxyNCALoss``, ``ProxyAnchorLoss`` and ``ArcFaceLoss``), which the tests check.
+
+Two pair losses that use the whole batch at once, without proxies, sit next to them: the N-pair loss
+(Sohn, 2016; Eq. fs-npair) and the lifted structured loss (Oh Song et al., 2016; Eq. fs-lifted),
+checked against pytorch-metric-learning's ``NPairsLoss`` and ``LiftedStructureLoss``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,14 @@ from torch import nn
 
 from scratchbook._validation import check_int, check_real
 
-__all__ = ["proxy_nca_loss", "proxy_anchor_loss", "arcface_loss", "WithProxies"]
+__all__ = [
+    "proxy_nca_loss",
+    "proxy_anchor_loss",
+    "arcface_loss",
+    "n_pair_loss",
+    "lifted_structure_loss",
+    "WithProxies",
+]
 
 
 def _check(embeddings: torch.Tensor, labels: torch.Tensor, proxies: torch.Tensor, name: str):
@@ -118,6 +129,69 @@ def arcface_loss(
     with_margin = torch.where(theta <= math.pi - margin, torch.cos(theta + margin), target - margin * math.sin(margin))
     logits = cos.scatter(1, labels[:, None], with_margin[:, None])
     return nn.functional.cross_entropy(scale * logits, labels)
+
+
+def _check_tensor(name: str, value: torch.Tensor) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if value.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {tuple(value.shape)}")
+    if not torch.isfinite(value).all():
+        raise ValueError(f"{name} contain NaN or inf")
+    return value
+
+
+def n_pair_loss(anchors: torch.Tensor, positives: torch.Tensor, normalize: bool = False) -> torch.Tensor:
+    """N-pair loss (Eq. fs-npair): row i of ``anchors`` and row i of ``positives`` share a class, and the N
+    rows are N different classes; each anchor must score its own positive above the N − 1 others.
+
+    The score is the inner product f_iᵀ f_j⁺, and the loss is the mean over anchors of
+    log(1 + Σ_{j≠i} exp(f_iᵀ f_j⁺ − f_iᵀ f_i⁺)), a softmax cross-entropy over the positives (Sohn, 2016).
+    ``normalize=True`` scales the embeddings to unit length first, as pytorch-metric-learning does by
+    default; Sohn keeps them unnormalized and penalizes their squared norms instead (not included).
+    """
+    anchors, positives = _check_tensor("anchors", anchors), _check_tensor("positives", positives)
+    if positives.shape != anchors.shape:
+        raise ValueError(
+            f"positives must have the shape of anchors {tuple(anchors.shape)}, got {tuple(positives.shape)}"
+        )
+    if len(anchors) < 2:
+        raise ValueError(f"anchors must hold at least 2 pairs (classes), got {len(anchors)}")
+    if normalize:
+        anchors, positives = nn.functional.normalize(anchors, dim=1), nn.functional.normalize(positives, dim=1)
+    scores = anchors @ positives.T  # N×N, own positive on the diagonal
+    return nn.functional.cross_entropy(scores, torch.arange(len(anchors), device=anchors.device))
+
+
+def lifted_structure_loss(
+    embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 1.0, normalize: bool = False
+) -> torch.Tensor:
+    """Lifted structured loss (Eq. fs-lifted): every positive pair (i, j) of the batch against all the
+    negatives of i and of j at once, through a log-sum-exp of margin − distance.
+
+    J_ij = log(Σ_{k∉y_i} exp(m − D_ik) + Σ_{l∉y_j} exp(m − D_jl)) + D_ij with Euclidean (not squared)
+    distances D, and the loss is Σ_{i<j, same class} max(0, J_ij)² / (2|P|), P the positive pairs
+    (Oh Song et al., 2016). ``normalize=True`` scales the embeddings to unit length first, as
+    pytorch-metric-learning does by default. The batch needs a positive pair and two classes.
+    """
+    embeddings = _check_tensor("embeddings", embeddings)
+    labels = torch.as_tensor(labels, device=embeddings.device)
+    if labels.shape != (embeddings.shape[0],) or labels.is_floating_point():
+        raise ValueError(
+            f"labels must be {embeddings.shape[0]} integers, one per embedding, got shape {tuple(labels.shape)}"
+        )
+    margin = check_real("margin", margin)
+    same = labels[:, None] == labels[None, :]
+    positive = same & ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    if not positive.any() or same.all():
+        raise ValueError("labels must contain at least two classes and one class with two or more samples")
+    x = nn.functional.normalize(embeddings, dim=1) if normalize else embeddings
+    # pairwise Euclidean distances; the clamp keeps the square root differentiable at 0 (the diagonal)
+    D = ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1).clamp_min(1e-30).sqrt()
+    negatives = torch.logsumexp((margin - D).masked_fill(same, -torch.inf), dim=1)  # per sample, over its negatives
+    i, j = torch.where(torch.triu(positive, diagonal=1))
+    J = torch.logaddexp(negatives[i], negatives[j]) + D[i, j]
+    return (torch.relu(J) ** 2).sum() / (2 * len(i))
 
 
 class WithProxies(nn.Module):
