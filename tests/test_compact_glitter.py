@@ -193,10 +193,13 @@ def test_distill_with_pool_checks_the_teacher():
         distill_with_pool(nn.Sequential(nn.ReLU()), X, y, pool, steps=1)
 
 
-def test_augmented_kd_moves_the_teacher_to_eval_mode_in_place():
+def test_augmented_kd_uses_an_eval_mode_copy_of_the_teacher():
     teacher = nn.Sequential(nn.Linear(3, 2), nn.Dropout(0.5)).train()
     loss = AugmentedKD(teacher)
-    assert loss.teacher is teacher and not teacher.training
+    assert loss.teacher is not teacher and not loss.teacher.training and teacher.training
+    x = torch.randn(4, 3)
+    # dropout is off in the copy: its outputs are the plain linear map of the original's weights
+    torch.testing.assert_close(loss.teacher.cpu()(x), teacher[0](x))
 
 
 def test_checker_accepts_the_right_answer_and_rejects_a_wrong_one(capsys):
@@ -225,3 +228,21 @@ def test_digits_task_is_a_stratified_subset_with_its_pool():
     np.testing.assert_array_equal(task.pool, augment_pool(task.X, 3, random_state=0))
     with pytest.raises(ValueError, match="n_labelled"):
         digits_glitter_task(n_labelled=5)
+
+
+def test_augmented_kd_leaves_the_callers_teacher_untouched():
+    from scratchbook.training import fit
+
+    student, teacher, xb, yb = _tiny_problem()
+    teacher.train()
+    before = [p.detach().clone() for p in teacher.parameters()]
+    device = next(teacher.parameters()).device
+    loss_fn = AugmentedKD(teacher, "glitter", 1)
+    assert teacher.training and next(teacher.parameters()).device == device
+    assert loss_fn.teacher is not teacher and not loss_fn.teacher.training
+    fit(student, loss_fn, xb.numpy(), yb.numpy(), steps=3, batch_size=3, progress=False)
+    assert teacher.training and next(teacher.parameters()).device == device
+    for p, q in zip(before, teacher.parameters()):
+        assert torch.equal(p, q)
+    # the copy computes what the original computes (same weights), so the loss is unchanged
+    torch.testing.assert_close(loss_fn.teacher.cpu()(xb), teacher(xb))

@@ -10,6 +10,8 @@ only (:class:`AugmentedKD`, Eq. (glitter-loss)).
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 from scipy import ndimage
@@ -95,8 +97,8 @@ class AugmentedKD:
     "glitter" k₁ (Eq. (glitter-loss) of chapter 4.4). The counters ``forward_`` and ``backward_`` add
     up the student's sample passes (the selection's gradient-free forward passes included).
 
-    Side effect: the constructor moves the caller's ``teacher`` to the device of
-    :func:`~scratchbook.utils.get_device` and puts it in eval mode, in place (no copy is made).
+    The caller's ``teacher`` is left untouched: the loss keeps its own copy, on the device of
+    :func:`~scratchbook.utils.get_device` and in eval mode.
     """
 
     def __init__(
@@ -110,7 +112,7 @@ class AugmentedKD:
     ) -> None:
         if not isinstance(teacher, nn.Module):
             raise TypeError(f"teacher must be a torch.nn.Module, got {type(teacher).__name__}")
-        self.teacher = teacher.to(get_device()).eval()
+        self.teacher = copy.deepcopy(teacher).to(get_device()).eval()
         self.strategy = check_option("strategy", strategy, STRATEGIES)
         self.k1 = check_int("k1", k1, low=1)
         self.temperature = check_real("temperature", temperature, low=0.0, strict_low=True)
@@ -174,7 +176,7 @@ def distill_with_pool(
     """Distil a features → ``hidden`` → classes student from ``teacher`` on (X, y) and its ``pool`` (via fit).
 
     Returns the student and its :class:`AugmentedKD` loss, whose counters hold the training cost.
-    Like :class:`AugmentedKD`, it moves ``teacher`` to the device and into eval mode in place.
+    Like :class:`AugmentedKD`, it leaves the caller's ``teacher`` untouched (the loss works on a copy).
     """
     if not isinstance(teacher, nn.Module):
         raise TypeError(f"teacher must be a torch.nn.Module, got {type(teacher).__name__}")
