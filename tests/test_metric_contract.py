@@ -22,7 +22,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from scratchbook.datasets import load_standardized
 from scratchbook.metric import DCA, GMML, ITML, LMNN, MCML, MMC, NCA, RCA, BayesianMetric, KernelRCA
 from scratchbook.metric.experiments import evaluate, make_noisy_features
 from scratchbook.metric.more_spectral import IML, LLMA, AdversarialSML, KernelFisher
@@ -70,12 +69,6 @@ SEEDED = {
     "ITML": lambda s: ITML(random_state=s),
     "BayesianMetric": lambda s: BayesianMetric(num_constraints=60, random_state=s),
 }
-
-
-@pytest.fixture(scope="module")
-def wine():
-    data = load_standardized("wine")
-    return train_test_split(data.data, data.target, test_size=0.4, stratify=data.target, random_state=0)
 
 
 @pytest.fixture(scope="module")

@@ -72,15 +72,10 @@ def test_eigenvectors_are_optimal_under_the_constraint(wine):
     np.testing.assert_allclose(A @ U, Sw @ U * model.eigenvalues_, atol=1e-10)
 
 
-def test_metric_is_psd_and_transform_matches_it(wine):
+def test_default_number_of_directions_is_n_classes_minus_one(wine):
     X, y = wine
     model = FisherHSIC().fit(X, y)
-    assert model.components_.shape == (2, X.shape[1])  # n_classes − 1 directions by default
-    M = model.get_mahalanobis_matrix()
-    np.testing.assert_allclose(M, M.T)
-    assert np.linalg.eigvalsh(M).min() > -1e-10
-    d = X[0] - X[1]
-    assert np.sqrt(d @ M @ d) == pytest.approx(np.linalg.norm(model.transform(X[:1]) - model.transform(X[1:2])))
+    assert model.components_.shape == (len(np.unique(y)) - 1, X.shape[1])
 
 
 def test_separates_classes_better_than_the_raw_features(wine):

@@ -14,21 +14,13 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 from scipy.stats import entropy
-from sklearn.model_selection import train_test_split
 from sklearn.neighbors import NeighborhoodComponentsAnalysis as SkNCA
 
-from scratchbook.datasets import load_standardized
 from scratchbook.metric import ITML, MCML, NCA, sample_pairs
 from scratchbook.metric.checks import check_bregman_step, check_nca_objective
 from scratchbook.metric.itml import bregman_step, itml_solve, logdet_divergence
 from scratchbook.metric.mcml import collapse_targets, mcml_objective_grad
 from scratchbook.metric.nca import nca_loss_grad, nca_objective_plain
-
-
-@pytest.fixture(scope="module")
-def wine():
-    data = load_standardized("wine")
-    return train_test_split(data.data, data.target, test_size=0.4, stratify=data.target, random_state=0)
 
 
 def sklearn_loss_grad(L, X, y):

@@ -17,10 +17,8 @@ import scipy.linalg
 import scipy.optimize
 from scipy.spatial.distance import cdist
 from sklearn.decomposition import KernelPCA
-from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 
-from scratchbook.datasets import load_standardized
 from scratchbook.metric import DCA, GMML, LMNN, MMC, RCA, KernelRCA, sample_pairs
 from scratchbook.metric.checks import check_geometric_mean, check_rca_map
 from scratchbook.metric.dca import between_chunklet_scatter
@@ -28,12 +26,6 @@ from scratchbook.metric.gmml import geometric_mean, pair_scatter, riemannian_dis
 from scratchbook.metric.lmnn import lmnn_loss_grad, lmnn_loss_grad_plain, target_neighbors
 from scratchbook.metric.mmc import mmc_objective_grad
 from scratchbook.metric.rca import inverse_sqrt, make_chunklets
-
-
-@pytest.fixture(scope="module")
-def wine():
-    data = load_standardized("wine")
-    return train_test_split(data.data, data.target, test_size=0.4, stratify=data.target, random_state=0)
 
 
 def within_class_covariance(X, y):

@@ -88,7 +88,3 @@ class KernelRCA(MahalanobisMixin):
     def transform(self, X) -> Array:
         """The non-linear map x ↦ L·(kernel PCA coordinates of x)."""
         return self.features(X) @ self.components_.T
-
-    @property
-    def _n_features_out(self) -> int:
-        return self.components_.shape[0]
