@@ -33,13 +33,8 @@ __all__ = [
 
 def _check(embeddings: torch.Tensor, labels: torch.Tensor, proxies: torch.Tensor, name: str):
     """Embeddings n×d, labels n integers in [0, C), proxies C×d; returns the labels as int64."""
-    for arg, value in (("embeddings", embeddings), (name, proxies)):
-        if not isinstance(value, torch.Tensor):
-            raise TypeError(f"{arg} must be a torch.Tensor, got {type(value).__name__}")
-        if value.ndim != 2:
-            raise ValueError(f"{arg} must be 2-D, got shape {tuple(value.shape)}")
-        if not torch.isfinite(value).all():
-            raise ValueError(f"{arg} contain NaN or inf")
+    _check_tensor("embeddings", embeddings)
+    _check_tensor(name, proxies)
     if proxies.shape[1] != embeddings.shape[1]:
         raise ValueError(
             f"{name} must have shape (n_classes, {embeddings.shape[1]}) to match embeddings, got {tuple(proxies.shape)}"
