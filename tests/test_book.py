@@ -94,6 +94,10 @@ def test_chapter_has_the_book_shape(path):
     assert "{cite}" in md or "{cite:" in md, "no citation"
     assert "{glue:" in md, "no number glued into the prose"
     assert "set_seed(" in code, "seeds are not set"
+    uses_torch = re.search(r"\btorch\b", code) is not None
+    assert ("seed_torch=False" in code) != uses_torch, (
+        "a chapter that uses torch seeds it (set_seed(0)); one that does not skips its import (seed_torch=False)"
+    )
     assert "show_source(" in code, "the package code is not shown"
     assert "checks." in code or "from scratchbook.latent.checks" in code or ".checks import" in code, (
         "no exercise checkable with a package checker"

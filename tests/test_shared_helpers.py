@@ -159,6 +159,28 @@ def test_numpy_only_modules_do_not_import_torch():
     assert out.strip() == "none", f"importing {out.strip()} imported torch"
 
 
+def test_set_seed_without_torch_seeds_numpy_and_leaves_torch_unimported():
+    """``seed_torch=False``: Python's and NumPy's streams repeat, and torch is never imported."""
+    import subprocess
+    import sys
+
+    code = (
+        "import random, sys\n"
+        "import numpy as np\n"
+        "import scratchbook\n"
+        "draws = []\n"
+        "for _ in range(2):\n"
+        "    rng = scratchbook.set_seed(5, seed_torch=False)\n"
+        "    draws.append((random.random(), np.random.rand(), rng.random()))\n"
+        "assert draws[0] == draws[1], draws\n"
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False", "set_seed(seed_torch=False) imported torch"
+    with pytest.raises(TypeError, match="seed_torch"):
+        scratchbook.set_seed(0, seed_torch="no")
+
+
 def test_the_deep_metric_names_still_import_from_the_subpackage():
     import scratchbook.metric as metric
     from scratchbook.metric import deep

@@ -11,19 +11,26 @@ import numpy as np
 __all__ = ["set_seed", "get_device", "torch_threads"]
 
 
-def set_seed(seed: int = 0) -> np.random.Generator:
-    """Seed Python, NumPy and (when installed) torch; return a NumPy ``Generator`` with that seed."""
+def set_seed(seed: int = 0, *, seed_torch: bool = True) -> np.random.Generator:
+    """Seed Python, NumPy and (when installed) torch; return a NumPy ``Generator`` with that seed.
+
+    ``seed_torch=False`` leaves torch alone and does not import it: a NumPy-only notebook then
+    starts without paying for torch's import (about a second).
+    """
     from scratchbook._validation import check_int
 
     seed = check_int("seed", seed, low=0)
+    if not isinstance(seed_torch, bool):
+        raise TypeError(f"seed_torch must be True or False, got {seed_torch!r}")
     random.seed(seed)
     np.random.seed(seed)
-    try:
-        import torch
-    except ImportError:  # torch is optional for the numpy-only parts
-        pass
-    else:
-        torch.manual_seed(seed)
+    if seed_torch:
+        try:
+            import torch
+        except ImportError:  # torch is optional for the numpy-only parts
+            pass
+        else:
+            torch.manual_seed(seed)
     return np.random.default_rng(seed)
 
 
