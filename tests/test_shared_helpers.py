@@ -159,6 +159,45 @@ def test_numpy_only_modules_do_not_import_torch():
     assert out.strip() == "none", f"importing {out.strip()} imported torch"
 
 
+def test_image_grid_places_each_colormapped_image_in_its_cell():
+    """The picture holds matplotlib's own colormap of every image at its cell, white in the gaps."""
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-0.2, 1.2, size=(2, 3, 4, 5))  # values outside [vmin, vmax] are clipped
+    cmaps = [["gray_r", "Greens", "Reds"], ["Reds", "gray_r", "Greens"]]
+    fig, ax = plt.subplots()
+    rows, cols = plotting.image_grid(ax, images, cmaps, pad=1)
+    picture = ax.images[0].get_array()
+    assert picture.shape == (2 * 6, 3 * 7, 3)
+    for r in range(2):
+        for c in range(3):
+            cell = picture[6 * r : 6 * r + 6, 7 * c : 7 * c + 7]
+            expected = plt.get_cmap(cmaps[r][c])(np.clip(images[r, c], 0, 1))[..., :3]
+            np.testing.assert_allclose(cell[1:-1, 1:-1], expected)
+            assert (cell[0] == 1).all() and (cell[:, 0] == 1).all()
+            assert abs(rows[r] - (6 * r + 2.5)) < 1e-12 and abs(cols[c] - (7 * c + 3)) < 1e-12
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    "images, kwargs, match",
+    [
+        (np.zeros((2, 4, 4)), {}, "images"),
+        (np.zeros((2, 2, 4, 4)), {"cmaps": [["gray_r"]]}, "cmaps"),
+        (np.zeros((2, 2, 4, 4)), {"vmin": 1.0, "vmax": 1.0}, "vmax"),
+        (np.zeros((2, 2, 4, 4)), {"pad": -1}, "pad"),
+    ],
+)
+def test_image_grid_rejects_bad_input(images, kwargs, match):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match=match):
+        plotting.image_grid(ax, images, **kwargs)
+    plt.close(fig)
+
+
 def test_set_seed_without_torch_seeds_numpy_and_leaves_torch_unimported():
     """``seed_torch=False``: Python's and NumPy's streams repeat, and torch is never imported."""
     import subprocess
