@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from scratchbook._validation import check_int, check_option, check_real
+from scratchbook.training import fit
 from scratchbook.utils import get_device, torch_threads
 
 __all__ = [
@@ -262,24 +262,27 @@ def train_embedding(
         raise ValueError(f"X must be 2-D with one row per label in y, got X {X.shape} and y {y.shape}")
     check_int("n_classes", n_classes, low=2, high=len(np.unique(y)))
     device = get_device()
-    model.to(device)
-    rng = np.random.default_rng(random_state)
     Xt, yt = torch.as_tensor(X, device=device), torch.as_tensor(y, device=device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     fn = triplet_loss if loss == "triplet" else contrastive_loss
     if loss == "triplet":  # random and distance-weighted mining draw from this generator
         loss_kwargs = {**loss_kwargs, "generator": torch.Generator(device=device).manual_seed(random_state)}
-    history = []
-    with torch_threads(num_threads):
-        for _ in tqdm(range(steps), disable=not progress, desc=f"{loss} loss"):
-            idx = torch.as_tensor(pk_batch(y, n_classes, n_per_class, rng), device=device)
-            value = fn(model(Xt[idx]), yt[idx], **loss_kwargs)
-            optimizer.zero_grad()
-            if value.requires_grad:  # a batch where every term is zero has no graph
-                value.backward()
-                optimizer.step()
-            history.append(value.item())
-    return np.array(history)
+
+    def pk(step: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.as_tensor(pk_batch(y, n_classes, n_per_class, rng), device=device)
+        return Xt[idx], yt[idx]
+
+    return fit(
+        model,
+        lambda m, xb, yb, step: fn(m(xb), yb, **loss_kwargs),
+        batches=pk,
+        steps=steps,
+        lr=lr,
+        random_state=np.random.default_rng(random_state),
+        progress=progress,
+        num_threads=num_threads,
+        device=device,
+        desc=f"{loss} loss",
+    )
 
 
 def embed(model: nn.Module, X: np.ndarray) -> np.ndarray:
@@ -350,20 +353,29 @@ def train_prototypical(
     check_int("n_shot", n_shot, low=1)
     check_int("n_query", n_query, low=1)
     device = get_device()
-    model.to(device)
-    rng = np.random.default_rng(random_state)
     Xt, yt = torch.as_tensor(X, device=device), torch.as_tensor(y, device=device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=check_real("lr", lr, low=0.0, strict_low=True))
-    history = []
-    with torch_threads(num_threads):
-        for _ in tqdm(range(episodes), disable=not progress, desc="episodes"):
-            support, query = (torch.as_tensor(i, device=device) for i in sample_episode(y, n_way, n_shot, n_query, rng))
-            loss, _ = prototypical_loss(model(Xt[support]), yt[support], model(Xt[query]), yt[query])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            history.append(loss.item())
-    return np.array(history)
+    n_support = n_way * n_shot
+
+    def episode(step: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.as_tensor(np.concatenate(sample_episode(y, n_way, n_shot, n_query, rng)), device=device)
+        return Xt[idx], yt[idx]  # the support examples, then the queries
+
+    def loss(m: nn.Module, xb: torch.Tensor, yb: torch.Tensor, step: int) -> torch.Tensor:
+        s, q = slice(None, n_support), slice(n_support, None)
+        return prototypical_loss(m(xb[s]), yb[s], m(xb[q]), yb[q])[0]
+
+    return fit(
+        model,
+        loss,
+        batches=episode,
+        steps=episodes,
+        lr=check_real("lr", lr, low=0.0, strict_low=True),
+        random_state=np.random.default_rng(random_state),
+        progress=progress,
+        num_threads=num_threads,
+        device=device,
+        desc="episodes",
+    )
 
 
 def few_shot_accuracy(

@@ -1,4 +1,6 @@
-"""Small training loops shared by the recurrent chapters: a recurrent layer and a linear readout.
+"""The recurrent chapters' two tasks on the package's one loop, :func:`scratchbook.training.fit`.
+
+Each trains a recurrent layer and a linear readout, on fresh sequences every step.
 
 :func:`train_adding` reads out the last step (the adding problem, one target per sequence);
 :func:`train_tagging` reads out every step (one class per position, e.g. :func:`~scratchbook.rnn.tasks.future_token`).
@@ -10,18 +12,24 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from scratchbook._validation import check_int, check_real
 from scratchbook.rnn.tasks import adding_problem
-from scratchbook.utils import torch_threads
+from scratchbook.training import fit
 
 __all__ = ["train_adding", "train_tagging"]
 
 
-def _last_output(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    output, _ = model(x)
-    return output[-1]
+class _WithReadout(torch.nn.Module):
+    """A recurrent layer (time first) and a linear readout of its last step, or of every step."""
+
+    def __init__(self, rnn: torch.nn.Module, readout: torch.nn.Linear, last_step: bool = True) -> None:
+        super().__init__()
+        self.rnn, self.readout, self.last_step = rnn, readout, last_step
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        output, _ = self.rnn(x)
+        return self.readout(output[-1] if self.last_step else output)
 
 
 def _width(model: torch.nn.Module) -> int:
@@ -74,45 +82,52 @@ def train_adding(
         clip_norm = check_real("clip_norm", clip_norm, low=0.0, strict_low=True)
     if eval_every is not None:
         eval_every = check_int("eval_every", eval_every, low=1)
-    with torch_threads(num_threads):
-        param = next(model.parameters())
-        device, dtype = param.device, param.dtype
-        gen = torch.Generator().manual_seed(random_state)
-        readout = _readout(_width(model), 1, dtype, device, gen)
-        params = [*model.parameters(), *readout.parameters()]
-        optimizer = torch.optim.Adam(params, lr=lr)
-        rng = np.random.default_rng(random_state)
+    param = next(model.parameters())
+    device, dtype = param.device, param.dtype
+    readout = _readout(_width(model), 1, dtype, device, torch.Generator().manual_seed(random_state))
+    net = _WithReadout(model, readout)
+    rng = np.random.default_rng(random_state)
 
-        def as_tensor(a: np.ndarray) -> torch.Tensor:
-            return torch.as_tensor(a, dtype=dtype, device=device)
+    def mse(x, y) -> float:
+        with torch.no_grad():
+            x, y = (torch.as_tensor(a, dtype=dtype, device=device) for a in (x, y))
+            return ((net(x) - y) ** 2).mean().item()
 
-        def mse(x, y) -> float:
-            with torch.no_grad():
-                return ((readout(_last_output(model, x)) - y) ** 2).mean().item()
+    curve, eval_steps, callback = [], [], None
+    if eval_every is not None:  # one fixed test set, from its own stream so training data stay the same
+        x_eval, y_eval = adding_problem(n_test, length, random_state=[random_state, 1])
+        eval_steps.append(0)
+        curve.append(mse(x_eval, y_eval))
 
-        curve, eval_steps = [], []
-        if eval_every is not None:  # one fixed test set, from its own stream so training data stay the same
-            x_eval, y_eval = map(as_tensor, adding_problem(n_test, length, random_state=[random_state, 1]))
-        history = []
-        for step in tqdm(range(steps), disable=not progress, desc=f"adding, T = {length}"):
-            if eval_every is not None and step % eval_every == 0:
-                eval_steps.append(step)
+        def callback(step: int, _) -> None:
+            if (step + 1) % eval_every == 0 and step + 1 < steps:
+                eval_steps.append(step + 1)
                 curve.append(mse(x_eval, y_eval))
-            x, y = adding_problem(batch_size, length, random_state=rng)
-            loss = ((readout(_last_output(model, as_tensor(x))) - as_tensor(y)) ** 2).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            if clip_norm is not None:
-                torch.nn.utils.clip_grad_norm_(params, clip_norm)
-            optimizer.step()
-            history.append(loss.item())
-        x, y = adding_problem(n_test, length, random_state=rng)
-        result = {"history": np.array(history), "test_mse": mse(as_tensor(x), as_tensor(y)), "readout": readout}
-        if eval_every is not None:
-            eval_steps.append(steps)
-            curve.append(mse(x_eval, y_eval))
-            result["eval_steps"], result["test_curve"] = np.array(eval_steps), np.array(curve)
-        return result
+
+    history = fit(
+        net,
+        lambda m, x, y, step: ((m(x) - y) ** 2).mean(),
+        batches=lambda step, rng: adding_problem(batch_size, length, random_state=rng),
+        steps=steps,
+        lr=lr,
+        clip_norm=clip_norm,
+        random_state=rng,
+        progress=progress,
+        num_threads=num_threads,
+        callback=callback,
+        device=device,
+        desc=f"adding, T = {length}",
+    )
+    result = {
+        "history": history,
+        "test_mse": mse(*adding_problem(n_test, length, random_state=rng)),
+        "readout": readout,
+    }
+    if eval_every is not None:
+        eval_steps.append(steps)
+        curve.append(mse(x_eval, y_eval))
+        result["eval_steps"], result["test_curve"] = np.array(eval_steps), np.array(curve)
+    return result
 
 
 def train_tagging(
@@ -144,40 +159,37 @@ def train_tagging(
     batch_size = check_int("batch_size", batch_size, low=1)
     n_test = check_int("n_test", n_test, low=1)
     lr = check_real("lr", lr, low=0.0, strict_low=True)
-    with torch_threads(num_threads):
-        param = next(model.parameters())
-        device, dtype = param.device, param.dtype
-        readout = _readout(_width(model), n_classes, dtype, device, torch.Generator().manual_seed(random_state))
-        optimizer = torch.optim.Adam([*model.parameters(), *readout.parameters()], lr=lr)
-        rng = np.random.default_rng(random_state)
-
-        def batch(n):
-            x, labels = make_batch(n, rng)
-            return (
-                torch.as_tensor(x, dtype=dtype, device=device),
-                torch.as_tensor(labels, dtype=torch.long, device=device),
-            )
-
-        history = []
-        for _ in tqdm(range(steps), disable=not progress, desc="tagging"):
-            x, labels = batch(batch_size)
-            logits = readout(model(x)[0])  # T×B×n_classes
-            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, n_classes), labels.reshape(-1), ignore_index=-1)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            history.append(loss.item())
-        x, labels = batch(n_test)
-        with torch.no_grad():
-            correct = (readout(model(x)[0]).argmax(-1) == labels).cpu().numpy()
-        labelled = (labels >= 0).cpu().numpy()
-        if not labelled.any():
-            raise ValueError("make_batch returned no labelled position (every label is -1)")
-        with np.errstate(invalid="ignore"):
-            per_position = (correct & labelled).sum(axis=1) / labelled.sum(axis=1)
-        return {
-            "history": np.array(history),
-            "test_accuracy": per_position,
-            "test_acc": float((correct & labelled).sum() / labelled.sum()),
-            "readout": readout,
-        }
+    param = next(model.parameters())
+    device, dtype = param.device, param.dtype
+    readout = _readout(_width(model), n_classes, dtype, device, torch.Generator().manual_seed(random_state))
+    net = _WithReadout(model, readout, last_step=False)
+    rng = np.random.default_rng(random_state)
+    history = fit(
+        net,
+        lambda m, x, labels, step: torch.nn.functional.cross_entropy(
+            m(x).reshape(-1, n_classes), labels.reshape(-1), ignore_index=-1
+        ),
+        batches=lambda step, rng: make_batch(batch_size, rng),
+        steps=steps,
+        lr=lr,
+        random_state=rng,
+        progress=progress,
+        num_threads=num_threads,
+        device=device,
+        desc="tagging",
+    )
+    x, labels = make_batch(n_test, rng)
+    x, labels = torch.as_tensor(x, dtype=dtype, device=device), torch.as_tensor(labels, dtype=torch.long, device=device)
+    with torch.no_grad():
+        correct = (net(x).argmax(-1) == labels).cpu().numpy()
+    labelled = (labels >= 0).cpu().numpy()
+    if not labelled.any():
+        raise ValueError("make_batch returned no labelled position (every label is -1)")
+    with np.errstate(invalid="ignore"):
+        per_position = (correct & labelled).sum(axis=1) / labelled.sum(axis=1)
+    return {
+        "history": history,
+        "test_accuracy": per_position,
+        "test_acc": float((correct & labelled).sum() / labelled.sum()),
+        "readout": readout,
+    }
