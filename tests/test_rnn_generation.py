@@ -105,6 +105,15 @@ def test_carried_state_reads_the_rows_as_one_stream():
     torch.testing.assert_close(torch.cat(model.seen, dim=1), whole, rtol=1e-6, atol=1e-8)
 
 
+def test_undetached_state_is_refused_before_any_step():
+    """detach=False is refused up front with a ValueError, not left to fail in the second backward."""
+    model = small_model(2)
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match="detach must be True"):
+        train_charlm(model, random_ids(4 * 31, seed=2), steps=3, batch_size=4, length=10, detach=False, progress=False)
+    assert all(torch.equal(p, b) for p, b in zip(model.parameters(), before))
+
+
 class Recording(CharLSTM):
     """A CharLSTM that keeps the logits of every forward call."""
 

@@ -198,12 +198,24 @@ def train_charlm(
     The stream is cut into ``batch_size`` rows (:func:`stream_rows`); step k reads window k of every
     row, ``length`` characters as inputs and the same characters shifted by one as targets (teacher
     forcing: the inputs are always the true text). The final LSTM state of a window is the initial
-    state of the next, detached (``detach=False`` is for the tests and would keep the whole graph);
-    after the last window of the rows the state is reset and the walk starts again. The loop is
-    :func:`scratchbook.training.fit` with Adam, gradient clipping at ``clip_norm`` and ``lr_schedule``.
+    state of the next, detached; after the last window of the rows the state is reset and the walk
+    starts again. The loop is :func:`scratchbook.training.fit` with Adam, gradient clipping at
+    ``clip_norm`` and ``lr_schedule``.
+
+    ``detach`` must be True: ``detach=False`` raises a ValueError. Carrying the state undetached
+    cannot work with one optimizer step per window: the next window's backward would run through the
+    previous window's graph, whose saved tensors the previous backward has freed and whose weights
+    the optimizer has since changed in place. Full BPTT over a row needs one backward over all its
+    windows with fixed weights instead.
     """
     if not isinstance(model, CharLSTM):
         raise TypeError(f"model must be a CharLSTM, got {type(model).__name__}")
+    if detach is not True:
+        raise ValueError(
+            "detach must be True: truncated BPTT takes one optimizer step per window, so the carried state "
+            "must be cut from the previous window's graph (that graph is freed by its backward, and its "
+            "weights are updated in place); full BPTT over a row needs one backward over all its windows"
+        )
     length = check_int("length", length, low=1)
     rows = stream_rows(ids, batch_size)
     if rows.max() >= model.vocab_size:
@@ -222,7 +234,7 @@ def train_charlm(
         if step % n_windows == 0:
             carried["state"] = None  # back at the start of the rows: a fresh state
         logits, state = net(xb, carried["state"])
-        carried["state"] = detach_state(state) if detach else state
+        carried["state"] = detach_state(state)
         return lm_loss(logits, yb)
 
     history = fit(
