@@ -82,7 +82,8 @@ def check_array(
 ) -> np.ndarray:
     """``value`` as a NumPy array of ``dtype``, or a ``ValueError``/``TypeError`` naming ``name``.
 
-    Checks, in this order: numbers at all, the number of dimensions (``ndim``: one int or a tuple of
+    The one array validator of the package (scikit-learn's ``check_array`` underneath). Checks, in this
+    order: real numbers at all, the number of dimensions (``ndim``: one int or a tuple of
     allowed ones), NaN or infinity (unless ``finite=False``), a square matrix, at least ``min_rows`` rows.
     """
     from sklearn.utils import check_array as sk_check_array
@@ -93,6 +94,8 @@ def check_array(
         raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}") from None
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"{name} must be an array of numbers, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
     _check_ndim(name, arr, ndim)
     if finite and np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinity")

@@ -12,8 +12,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import metadata_routing
 from sklearn.utils.validation import check_is_fitted
 
-from scratchbook._validation import check_int, check_real
-from scratchbook.rnn.bptt import as_finite_array
+from scratchbook._validation import check_array, check_int, check_real
 from scratchbook.rnn.gradients import set_spectral_radius
 
 __all__ = ["reservoir_step", "run_reservoir", "ridge_readout", "EchoStateNetwork"]
@@ -30,8 +29,8 @@ def run_reservoir(
     U: Array, W_in: Array, W_res: Array, bias: Array, leak_rate: float = 1.0, x0: Array | None = None
 ) -> Array:
     """The reservoir states x_1, …, x_T (shape (T, N)) driven by the inputs U (T, D) from x_0 (zeros if None)."""
-    U = as_finite_array("U", U, 2)
-    x = np.zeros(W_res.shape[0]) if x0 is None else as_finite_array("x0", x0, 1)
+    U = check_array("U", U, ndim=2)
+    x = np.zeros(W_res.shape[0]) if x0 is None else check_array("x0", x0, ndim=1)
     if x.shape != (W_res.shape[0],):
         raise ValueError(f"x0 must have shape ({W_res.shape[0]},), got {x.shape}")
     states = np.empty((len(U), len(x)))
@@ -115,8 +114,8 @@ class EchoStateNetwork(BaseEstimator):
     def fit(self, X: Array, Y: Array) -> EchoStateNetwork:
         """Drive the reservoir with X (T, D) and fit the ridge readout to Y (T,) or (T, O) after the washout."""
         self._check_params()
-        X = as_finite_array("X", X, 2)
-        Y = as_finite_array("Y", Y, (1, 2))
+        X = check_array("X", X, ndim=2)
+        Y = check_array("Y", Y, ndim=(1, 2))
         if len(Y) != len(X):
             raise ValueError(f"Y must have as many time steps as X ({len(X)}), got {len(Y)}")
         if len(X) <= self.washout + 1:
@@ -178,7 +177,7 @@ class EchoStateNetwork(BaseEstimator):
         return out[:, 0] if self._y_1d else out
 
     def _check_X(self, X: Array) -> Array:
-        X = as_finite_array("X", X, 2)
+        X = check_array("X", X, ndim=2)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X must have {self.n_features_in_} features (as in fit), got shape {X.shape}")
         return X
