@@ -67,6 +67,32 @@ def test_check_n_components():
         check_n_components(0, 4, name="rank")
     with pytest.raises(TypeError, match="n_components must be an int"):
         check_n_components(2.0, 4)
+    with pytest.raises(TypeError, match="n_components must be an int"):
+        check_n_components(None, 4, allow_none=False)
+    with pytest.raises(ValueError, match="n_components must be <= n_samples = 3, got 4"):
+        check_n_components(4, 3, bound="n_samples")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["FactorAnalysis", "PPCA", "LLE", "StochasticLLE", "DCA", "NCA", "LMNN", "KernelRCA", "FisherHSIC"]
+    + ["more_spectral.AdversarialSML", "more_spectral.KernelFisher"],
+)
+def test_estimators_check_n_components_naming_it(name):
+    """Each estimator with n_components rejects one more than the number of features (ValueError)."""
+    from importlib import import_module
+
+    import scratchbook.latent
+    import scratchbook.metric
+
+    if "." in name:
+        module, name = name.split(".")
+        cls = getattr(import_module(f"scratchbook.metric.{module}"), name)
+    else:
+        cls = getattr(scratchbook.latent, name, None) or getattr(scratchbook.metric, name)
+    X, y = np.random.default_rng(0).normal(size=(30, 3)), np.arange(30) % 3
+    with pytest.raises(ValueError, match="n_components must be <="):
+        cls(n_components=40).fit(X, y)
 
 
 _PARAMS = init_rnn_params(2, 3, 1, random_state=0)

@@ -130,11 +130,22 @@ def check_X(estimator, X, y=None, *, reset: bool, min_samples: int = 1, **kwargs
     return validate_data(estimator, X, y, reset=reset, ensure_min_samples=min_samples, **kwargs)
 
 
-def check_n_components(n_components, n_features: int, *, name: str = "n_components") -> int:
-    """``n_components`` (None means ``n_features``) as an int in [1, n_features], or raise naming it."""
-    if n_components is None:
+def check_n_components(
+    n_components,
+    n_features: int,
+    *,
+    name: str = "n_components",
+    bound: str = "n_features",
+    allow_none: bool = True,
+) -> int:
+    """``n_components`` as an int in [1, n_features], or a ``ValueError``/``TypeError`` naming it.
+
+    ``None`` means ``n_features`` unless ``allow_none=False`` (then it is a ``TypeError``). ``bound`` names
+    the upper limit in the message when it is not the number of features ("n_samples", a rank).
+    """
+    if n_components is None and allow_none:
         return n_features
     q = check_int(name, n_components, low=1)
     if q > n_features:
-        raise ValueError(f"{name} must be <= n_features = {n_features}, got {q}")
+        raise ValueError(f"{name} must be <= {bound} = {n_features}, got {q}")
     return q
