@@ -8,6 +8,7 @@ from sklearn.utils.estimator_checks import check_estimator
 
 from scratchbook.datasets import load_standardized
 from scratchbook.metric.hsic import FisherHSIC, hsic, label_kernel
+from scratchbook.metric.rca import within_chunklet_covariance
 
 
 def _hsic_by_sums(K, L):
@@ -51,7 +52,7 @@ def test_objective_is_the_hsic_of_the_projection(wine):
 def test_eigenvectors_are_optimal_under_the_constraint(wine):
     X, y = wine
     model = FisherHSIC(n_components=2, reg=1e-6).fit(X, y)
-    A, Sw = FisherHSIC.hsic_matrix(X, y), FisherHSIC.within_scatter(X, y)
+    A, Sw = FisherHSIC.hsic_matrix(X, y), within_chunklet_covariance(X, y)
     Sw = Sw + 1e-6 * np.trace(Sw) / X.shape[1] * np.eye(X.shape[1])
     U = model.components_.T
     np.testing.assert_allclose(U.T @ Sw @ U, np.eye(2), atol=1e-8)  # feasible
