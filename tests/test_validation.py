@@ -37,6 +37,7 @@ def test_check_array_returns_a_float64_copy_of_good_input():
     np.testing.assert_array_equal(out, [[1.0, 2.0], [3.0, 4.0]])
     assert check_array("x", np.float32(2.5)).shape == ()  # ndim=None accepts any number of dimensions
     assert check_array("x", [np.nan], finite=False).shape == (1,)
+    assert check_array("x", np.array([1, 2.5], dtype=object)).dtype == np.float64  # numbers as objects
 
 
 @pytest.mark.parametrize(
@@ -50,8 +51,10 @@ def test_check_array_returns_a_float64_copy_of_good_input():
         (np.zeros(3), {"square": True}, ValueError, "weights must be a square matrix"),
         (np.zeros((1, 2)), {"min_rows": 2}, ValueError, "weights must have at least 2 rows"),
         ("abc", {}, TypeError, "weights must be an array of numbers"),
+        (None, {}, TypeError, "weights must be an array of numbers"),
+        (np.array([1.0, {}], dtype=object), {}, TypeError, "weights must be an array of numbers"),
         ([[1.0, 2.0], [3.0]], {}, TypeError, "weights must be an array of numbers"),
-        (np.ones(2) * 1j, {}, TypeError, "weights must be an array of real numbers"),
+        (np.ones(2) * 1j, {}, ValueError, "weights must hold real numbers: Complex data not supported"),
     ],
 )
 def test_check_array_rejects_bad_input_naming_the_argument(value, kwargs, error, match):

@@ -88,14 +88,21 @@ def check_array(
     """
     from sklearn.utils import check_array as sk_check_array
 
+    if value is None:
+        raise TypeError(f"{name} must be an array of numbers, got None")
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+    if arr.dtype == object:  # numbers held as Python objects are accepted, as scikit-learn does
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be an array of numbers, got dtype object") from None
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"{name} must be an array of numbers, got dtype {arr.dtype}")
-    if np.issubdtype(arr.dtype, np.complexfloating):
-        raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):  # a ValueError with scikit-learn's wording, as it raises
+        raise ValueError(f"{name} must hold real numbers: Complex data not supported, got dtype {arr.dtype}")
     _check_ndim(name, arr, ndim)
     if finite and np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinity")
@@ -118,12 +125,21 @@ def check_array(
 def check_X(estimator, X, y=None, *, reset: bool, min_samples: int = 1, **kwargs):
     """scikit-learn's ``validate_data`` for an estimator's ``X`` (and ``y``), with X's dimensions checked
     first so that the message names X. ``reset=True`` in ``fit`` records ``n_features_in_``; afterwards
-    a different number of features is a ``ValueError``."""
+    a different number of features is a ``ValueError``. Sparse input is left to scikit-learn, which
+    rejects it unless ``accept_sparse`` is passed."""
     from sklearn.utils.validation import validate_data
 
-    if not hasattr(X, "__array__") and not isinstance(X, (list, tuple)):
+    if not (hasattr(X, "__array__") or hasattr(X, "tocsr") or isinstance(X, (list, tuple))):
         raise TypeError(f"X must be an array of shape (n_samples, n_features), got {type(X).__name__}")
-    _check_ndim("X", X, 2)
+    try:
+        ndim = np.ndim(X)
+    except (TypeError, ValueError):  # ragged input: scikit-learn's checks say what is wrong
+        ndim = 2
+    if ndim != 2:
+        raise ValueError(
+            f"X must be 2-D of shape (n_samples, n_features), got an array of shape {np.shape(X)}. Reshape your "
+            "data, with X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single sample."
+        )
     kwargs.setdefault("dtype", np.float64)
     if y is None:
         return validate_data(estimator, X, reset=reset, ensure_min_samples=min_samples, **kwargs)
