@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -58,8 +60,7 @@ def main() -> None:
         curves[seed] = [many[name] for name in ADAPTER_CURVES]
         print(f"seed {seed:2d}  " + "  ".join(f"{k} {v:.3f}" for k, v in one.items()), flush=True)
     settings = {
-        "command": f"python scripts/make_adapters.py --seeds {args.seeds} --r {args.r} --alpha {args.alpha} "
-        f"--steps {args.steps} --dynamic-steps {args.dynamic_steps}",
+        "command": shlex.join(["python", "scripts/make_adapters.py", *sys.argv[1:]]),
         "seeds": args.seeds,
         "n_labelled": 100,
         "hidden": 32,

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -54,8 +56,7 @@ def main() -> None:
         overlap[seed] = [shared[name] for name in ADAPTER_OVERLAP]
         print(f"seed {seed:2d}  " + "  ".join(f"{k} {v:.3f}" for k, v in one.items()), flush=True)
     settings = {
-        "command": f"python scripts/make_adapters_equal_steps.py --seeds {args.seeds} --r {args.r} "
-        f"--alpha {args.alpha} --steps {args.steps}",
+        "command": shlex.join(["python", "scripts/make_adapters_equal_steps.py", *sys.argv[1:]]),
         "seeds": args.seeds,
         "n_labelled": 100,
         "hidden": 32,

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -74,12 +76,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "chapters" / "rnn" / "data" / "adding_curves.npz")
     args = parser.parse_args()
 
-    command = (
-        f"python scripts/make_adding_curves.py --length {args.length} --steps {args.steps} "
-        f"--lrs {' '.join(map(str, args.lrs))} --seeds {' '.join(map(str, args.seeds))}"
-    )
     settings = {
-        "command": command,
+        "command": shlex.join(["python", "scripts/make_adding_curves.py", *sys.argv[1:]]),
         "length": args.length,
         "steps": args.steps,
         "lr_grid": args.lrs,

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -56,9 +58,7 @@ def main() -> None:
                 flush=True,
             )
     settings = {
-        "command": f"python scripts/make_backward_kd.py --seeds {args.seeds} --n-train "
-        f"{' '.join(map(str, args.n_train))} --steps {args.steps} --step-size {args.step_size} "
-        f"--n-steps {args.n_steps}",
+        "command": shlex.join(["python", "scripts/make_backward_kd.py", *sys.argv[1:]]),
         "seeds": list(range(args.seeds)),
         "n_train": args.n_train,
         "methods": list(METHODS),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -76,14 +77,13 @@ def main() -> None:
     model.cpu()
     print(f"trained {args.steps} steps in {seconds:.0f} s; held-out perplexity {ppl:.3f}")
     info = {
-        "command": (
-            f"python scripts/make_charlm_checkpoint.py --steps {args.steps} --batch-size {args.batch_size} "
-            f"--length {args.length} --embedding-dim {args.embedding_dim} --hidden {args.hidden} "
-            f"--dropout {args.dropout} --lr {args.lr} --seed {args.seed} --device {args.device}"
-        ),
+        "command": shlex.join(["python", "scripts/make_charlm_checkpoint.py", *sys.argv[1:]]),
         "steps": args.steps,
         "batch_size": args.batch_size,
         "length": args.length,
+        "embedding_dim": args.embedding_dim,
+        "hidden": args.hidden,
+        "dropout": args.dropout,
         "lr": args.lr,
         "seed": args.seed,
         "device": args.device,

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -50,8 +52,7 @@ def main() -> None:
             flush=True,
         )
     settings = {
-        "command": f"python scripts/make_ckd_capacity.py --seeds {args.seeds} --student-hidden "
-        f"{args.student_hidden} --teacher-steps {args.teacher_steps} --steps {args.steps} --T-max {args.T_max}",
+        "command": shlex.join(["python", "scripts/make_ckd_capacity.py", *sys.argv[1:]]),
         "seeds": args.seeds,
         "teacher_widths": list(TEACHER_WIDTHS),
         "student_hidden": args.student_hidden,

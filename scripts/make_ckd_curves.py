@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -74,8 +76,9 @@ def main() -> None:
                     flush=True,
                 )
     settings = {
-        "command": f"python scripts/make_ckd_curves.py --steps {args.steps} --seeds {args.seeds}",
+        "command": shlex.join(["python", "scripts/make_ckd_curves.py", *sys.argv[1:]]),
         "steps": args.steps,
+        "seeds": args.seeds,
         "eval_every": args.eval_every,
         "amplitude": args.amplitude,
         "frequency": args.frequency,

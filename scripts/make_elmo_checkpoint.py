@@ -18,6 +18,7 @@ running Python's split and says whether they match.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -83,14 +84,12 @@ def main() -> None:
         f"backward {ppl_b:.1f}, unigram {unigram:.1f}"
     )
     info = {
-        "command": (
-            f"python scripts/make_elmo_checkpoint.py --steps {args.steps} --batch-size {args.batch_size} "
-            f"--length {args.length} --dim {args.dim} --dropout {args.dropout} --lr {args.lr} "
-            f"--seed {args.seed}"
-        ),
+        "command": shlex.join(["python", "scripts/make_elmo_checkpoint.py", *sys.argv[1:]]),
         "steps": args.steps,
         "batch_size": args.batch_size,
         "length": args.length,
+        "dim": args.dim,
+        "dropout": args.dropout,
         "lr": args.lr,
         "seed": args.seed,
         "seconds": round(seconds, 1),

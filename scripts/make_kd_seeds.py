@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -59,8 +61,7 @@ def main() -> None:
             flush=True,
         )
     settings = {
-        "command": f"python scripts/make_kd_seeds.py --seeds {args.seeds} --n-labelled {args.n_labelled} "
-        f"--hidden {args.hidden} --steps {args.steps}",
+        "command": shlex.join(["python", "scripts/make_kd_seeds.py", *sys.argv[1:]]),
         "seeds": args.seeds,
         "n_labelled": args.n_labelled,
         "hidden": args.hidden,

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -48,7 +50,7 @@ def main() -> None:
             arrays[f"{variant}|{seed}|test_mse"] = np.float64(result["test_mse"])
             print(f"seed {seed} {variant:22s} test MSE {result['test_mse']:.4f}", flush=True)
     settings = {
-        "command": f"python scripts/make_lstm_variants.py --seeds {' '.join(map(str, args.seeds))}",
+        "command": shlex.join(["python", "scripts/make_lstm_variants.py", *sys.argv[1:]]),
         "seeds": args.seeds,
         "length": args.length,
         "steps": args.steps,

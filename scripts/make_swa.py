@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -51,9 +53,7 @@ def main() -> None:
             flush=True,
         )
     settings = {
-        "command": f"python scripts/make_swa.py --seeds {args.seeds} --steps {args.steps} "
-        f"--lrs {' '.join(map(str, args.lrs))} --batch-size {args.batch_size} "
-        f"--starts {' '.join(map(str, args.starts))}",
+        "command": shlex.join(["python", "scripts/make_swa.py", *sys.argv[1:]]),
         "seeds": args.seeds,
         "steps": args.steps,
         "lrs": args.lrs,

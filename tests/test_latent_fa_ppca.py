@@ -216,7 +216,7 @@ def test_bad_input_names_the_argument(Estimator):
         Estimator(2).fit(np.where(X > 1.5, np.inf, X))
     with pytest.raises(ValueError, match="X must be 2-D"):
         Estimator(2).fit(X[:, 0])
-    with pytest.raises(ValueError, match="n_components must be <= n_features=4"):
+    with pytest.raises(ValueError, match="n_components must be <= n_features = 4"):
         Estimator(5).fit(X)
     with pytest.raises(ValueError, match="max_iter must be >= 1"):
         Estimator(2, max_iter=0).fit(X)

@@ -22,7 +22,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from scratchbook.metric import DCA, GMML, ITML, LMNN, MCML, MMC, NCA, RCA, BayesianMetric, KernelRCA
+from scratchbook.metric import DCA, GMML, ITML, LMNN, MCML, MMC, NCA, RCA, BayesianMetric, FisherHSIC, KernelRCA
 from scratchbook.metric.experiments import evaluate, make_noisy_features
 from scratchbook.metric.more_spectral import IML, LLMA, AdversarialSML, KernelFisher
 
@@ -42,6 +42,7 @@ QUICK = [
     AdversarialSML(n_rounds=1),
     KernelFisher(),
     BayesianMetric(num_constraints=40, random_state=0),
+    FisherHSIC(),
 ]
 LEARNERS = {
     "MMC": lambda: MMC(random_state=0),
@@ -58,6 +59,7 @@ LEARNERS = {
     "AdversarialSML": lambda: AdversarialSML(),
     "KernelFisher": lambda: KernelFisher(),
     "BayesianMetric": lambda: BayesianMetric(random_state=0),
+    "FisherHSIC": lambda: FisherHSIC(),
 }
 LINEAR = [name for name in LEARNERS if name not in ("KernelRCA", "LLMA", "KernelFisher")]  # a map on the input features
 SEEDED = {
@@ -129,7 +131,15 @@ def test_pair_learners_keep_the_pairs_they_drew_and_label_them_by_class(name, wi
 
 def test_lmnn_and_mcml_are_deterministic(wine):
     X, _, y, _ = wine
-    deterministic = (LMNN(max_iter=20), MCML(max_iter=20), IML(max_iter=20), LLMA(), AdversarialSML(), KernelFisher())
+    deterministic = (
+        LMNN(max_iter=20),
+        MCML(max_iter=20),
+        IML(max_iter=20),
+        LLMA(),
+        AdversarialSML(),
+        KernelFisher(),
+        FisherHSIC(),
+    )
     for make in (lambda e=e: clone(e) for e in deterministic):
         np.testing.assert_array_equal(make().fit(X, y).components_, make().fit(X, y).components_)
 

@@ -279,7 +279,7 @@ def test_bad_input_names_the_argument(problem):
         rnn_backward(x, hs, ys[..., :1], params)
     with pytest.raises(ValueError, match="hidden_size must be >= 1"):
         init_rnn_params(2, 0, 1)
-    with pytest.raises(ValueError, match="weight_hh must be square"):
+    with pytest.raises(ValueError, match="weight_hh must be a square matrix"):
         jacobian_product(hs[:, 0], params["weight_hh"][:, :2], 0)
     with pytest.raises(ValueError, match="hs must be 2-D"):
         jacobian_norms(hs, params["weight_hh"])

@@ -1,4 +1,4 @@
-"""Shared helpers: seeding, device choice, argument checks, data sets, plotting, answer checks."""
+"""Shared helpers: seeding, device choice, data sets, plotting, answer checks."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import torch
 
 import scratchbook
 from scratchbook import book, datasets, plotting
-from scratchbook._validation import check_int, check_option, check_real
 
 
 def test_set_seed_makes_numpy_and_torch_repeatable():
@@ -36,20 +35,6 @@ def test_get_device_matches_torch():
     assert scratchbook.get_device("cpu").type == "cpu"
     with pytest.raises(ValueError, match="prefer"):
         scratchbook.get_device("tpu")
-
-
-def test_argument_checks_name_the_argument():
-    assert check_int("k", 3, low=1) == 3
-    with pytest.raises(ValueError, match="k must be >= 1"):
-        check_int("k", 0, low=1)
-    with pytest.raises(TypeError, match="k must be an int"):
-        check_int("k", 2.0)
-    with pytest.raises(ValueError, match="tol must be > 0"):
-        check_real("tol", 0.0, low=0.0, strict_low=True)
-    with pytest.raises(ValueError, match="tol must be finite"):
-        check_real("tol", float("nan"))
-    with pytest.raises(ValueError, match="method must be one of"):
-        check_option("method", "svd", ("em", "closed_form"))
 
 
 def test_make_factor_data_has_the_model_covariance():

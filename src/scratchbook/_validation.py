@@ -82,17 +82,27 @@ def check_array(
 ) -> np.ndarray:
     """``value`` as a NumPy array of ``dtype``, or a ``ValueError``/``TypeError`` naming ``name``.
 
-    Checks, in this order: numbers at all, the number of dimensions (``ndim``: one int or a tuple of
+    The one array validator of the package (scikit-learn's ``check_array`` underneath). Checks, in this
+    order: real numbers at all, the number of dimensions (``ndim``: one int or a tuple of
     allowed ones), NaN or infinity (unless ``finite=False``), a square matrix, at least ``min_rows`` rows.
     """
     from sklearn.utils import check_array as sk_check_array
 
+    if value is None:
+        raise TypeError(f"{name} must be an array of numbers, got None")
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+    if arr.dtype == object:  # numbers held as Python objects are accepted, as scikit-learn does
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be an array of numbers, got dtype object") from None
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"{name} must be an array of numbers, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):  # a ValueError with scikit-learn's wording, as it raises
+        raise ValueError(f"{name} must hold real numbers: Complex data not supported, got dtype {arr.dtype}")
     _check_ndim(name, arr, ndim)
     if finite and np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinity")
@@ -115,23 +125,43 @@ def check_array(
 def check_X(estimator, X, y=None, *, reset: bool, min_samples: int = 1, **kwargs):
     """scikit-learn's ``validate_data`` for an estimator's ``X`` (and ``y``), with X's dimensions checked
     first so that the message names X. ``reset=True`` in ``fit`` records ``n_features_in_``; afterwards
-    a different number of features is a ``ValueError``."""
+    a different number of features is a ``ValueError``. Sparse input is left to scikit-learn, which
+    rejects it unless ``accept_sparse`` is passed."""
     from sklearn.utils.validation import validate_data
 
-    if not hasattr(X, "__array__") and not isinstance(X, (list, tuple)):
+    if not (hasattr(X, "__array__") or hasattr(X, "tocsr") or isinstance(X, (list, tuple))):
         raise TypeError(f"X must be an array of shape (n_samples, n_features), got {type(X).__name__}")
-    _check_ndim("X", X, 2)
+    try:
+        ndim = np.ndim(X)
+    except (TypeError, ValueError):  # ragged input: scikit-learn's checks say what is wrong
+        ndim = 2
+    if ndim != 2:
+        raise ValueError(
+            f"X must be 2-D of shape (n_samples, n_features), got an array of shape {np.shape(X)}. Reshape your "
+            "data, with X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single sample."
+        )
     kwargs.setdefault("dtype", np.float64)
     if y is None:
         return validate_data(estimator, X, reset=reset, ensure_min_samples=min_samples, **kwargs)
     return validate_data(estimator, X, y, reset=reset, ensure_min_samples=min_samples, **kwargs)
 
 
-def check_n_components(n_components, n_features: int, *, name: str = "n_components") -> int:
-    """``n_components`` (None means ``n_features``) as an int in [1, n_features], or raise naming it."""
-    if n_components is None:
+def check_n_components(
+    n_components,
+    n_features: int,
+    *,
+    name: str = "n_components",
+    bound: str = "n_features",
+    allow_none: bool = True,
+) -> int:
+    """``n_components`` as an int in [1, n_features], or a ``ValueError``/``TypeError`` naming it.
+
+    ``None`` means ``n_features`` unless ``allow_none=False`` (then it is a ``TypeError``). ``bound`` names
+    the upper limit in the message when it is not the number of features ("n_samples", a rank).
+    """
+    if n_components is None and allow_none:
         return n_features
     q = check_int(name, n_components, low=1)
     if q > n_features:
-        raise ValueError(f"{name} must be <= n_features = {n_features}, got {q}")
+        raise ValueError(f"{name} must be <= {bound} = {n_features}, got {q}")
     return q

@@ -7,7 +7,7 @@ from sklearn import datasets as _skd
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch, check_random_state
 
-from scratchbook._validation import check_int, check_option, check_real
+from scratchbook._validation import check_int, check_n_components, check_option, check_real
 
 __all__ = ["make_factor_data", "load_standardized", "make_glyphs"]
 
@@ -35,7 +35,7 @@ def make_factor_data(
     """
     n_samples = check_int("n_samples", n_samples, low=1)
     n_features = check_int("n_features", n_features, low=1)
-    n_components = check_int("n_components", n_components, low=1, high=n_features)
+    n_components = check_n_components(n_components, n_features, allow_none=False)
     rng = check_random_state(random_state)
     if noise_variance is None:
         psi = rng.uniform(0.1, 1.0, size=n_features)

@@ -1,6 +1,18 @@
-"""Part IV: compact models — distillation, label regularization, weight averaging and low-rank adapters."""
+"""Part IV: compact models — distillation, label regularization, weight averaging and low-rank adapters.
 
-from scratchbook.compact.backward_kd import BackwardKDLoss, auxiliary_samples, divergence
+``__all__`` lists what a reader calls: the models and layers, the losses, the trainers, the teachers and
+tasks (data sets), and the measures of the adapters. The answer checks (``scratchbook.compact.checks``) and
+the drivers of the stored experiments (``experiments``, ``compare_regularizers``, ``capacity_gap_trial``)
+stay in their modules.
+"""
+
+from scratchbook.compact.backward_kd import (
+    BackwardKDLoss,
+    auxiliary_samples,
+    distill_few_points,
+    divergence,
+    wiggly_teacher,
+)
 from scratchbook.compact.continuation import (
     annealing_factor,
     continuation_kd_loss,
@@ -14,6 +26,7 @@ from scratchbook.compact.distillation import (
     denoising_pretrained_mlp,
     distill,
     kd_loss,
+    kd_teacher,
     label_smoothing_loss,
     label_smoothing_targets,
     pretrain_masked_pixels,
@@ -34,9 +47,11 @@ from scratchbook.compact.lora import (
     add_lora,
     fine_tune_adapters,
     nested_dropout_p,
+    principal_angles,
     random_rank_loss,
     set_rank,
     set_train_rank,
+    subspace_overlap,
     svd_reorder,
 )
 from scratchbook.compact.swa import fine_tune, loss_along, random_direction, running_average, swa_callback
@@ -59,6 +74,8 @@ __all__: list[str] = [
     "nested_dropout_p",
     "svd_reorder",
     "fine_tune_adapters",
+    "principal_angles",
+    "subspace_overlap",
     "make_mlp",
     "fit",
     "train_classifier",
@@ -78,11 +95,14 @@ __all__: list[str] = [
     "divergence",
     "auxiliary_samples",
     "BackwardKDLoss",
+    "wiggly_teacher",
+    "distill_few_points",
     "soft_targets",
     "kd_loss",
     "label_smoothing_targets",
     "label_smoothing_loss",
     "virtual_teacher",
+    "kd_teacher",
     "distill",
     "pretrain_masked_pixels",
     "denoising_pretrained_mlp",

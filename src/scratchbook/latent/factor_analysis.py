@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from scratchbook._validation import check_int, check_real
+from scratchbook._validation import check_int, check_n_components, check_real
 
 
 def check_2d(X) -> None:
@@ -170,12 +170,7 @@ class FactorAnalysis(TransformerMixin, BaseEstimator):
         """Check the hyper-parameters and return the number of components."""
         check_int("max_iter", self.max_iter, low=1)
         check_real("tol", self.tol, low=0.0)
-        if self.n_components is None:
-            return n_features
-        q = check_int("n_components", self.n_components, low=1)
-        if q > n_features:
-            raise ValueError(f"n_components must be <= n_features={n_features}, got {q}")
-        return q
+        return check_n_components(self.n_components, n_features)
 
     def _validate(self, X, reset: bool) -> Array:
         """scikit-learn's input checks (NaN, inf, n_features), after naming X when it is not 2-D."""

@@ -24,7 +24,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from scratchbook._validation import check_int, check_option, check_real
+from scratchbook._validation import check_int, check_n_components, check_option, check_real
 from scratchbook.latent.factor_analysis import check_2d
 
 __all__ = [
@@ -167,9 +167,7 @@ class LLE(TransformerMixin, BaseEstimator):
         n, d = X.shape
         if check_int("n_neighbors", self.n_neighbors, low=1) >= n:
             raise ValueError(f"n_neighbors must be < n_samples={n}, got {self.n_neighbors}")
-        check_int("n_components", self.n_components, low=1)
-        if self.n_components > d:
-            raise ValueError(f"n_components must be <= n_features={d}, got {self.n_components}")
+        check_n_components(self.n_components, d, allow_none=False)
         if self.n_components >= n:
             raise ValueError(f"n_components must be < n_samples={n}, got {self.n_components}")
         if self.n_components >= self.n_neighbors:

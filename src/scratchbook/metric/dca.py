@@ -12,7 +12,7 @@ import numpy as np
 import scipy.linalg
 from sklearn.utils import check_random_state
 
-from scratchbook._validation import check_int, check_real
+from scratchbook._validation import check_int, check_n_components, check_real
 from scratchbook.metric._base import MahalanobisMixin, relative_ridge
 from scratchbook.metric.rca import chunklet_means, make_chunklets, within_chunklet_covariance
 
@@ -68,9 +68,7 @@ class DCA(MahalanobisMixin):
     def _fit(self, X: Array, y: Array) -> Array:
         """Build C_w and C_b from the chunklets and solve Eq. (dca-eig)."""
         d = X.shape[1]
-        k = None if self.n_components is None else check_int("n_components", self.n_components, low=1)
-        if k is not None and k > d:
-            raise ValueError(f"n_components must be <= n_features = {d}, got {k}")
+        k = None if self.n_components is None else check_n_components(self.n_components, d)
         reg = check_real("reg", self.reg, low=0.0, strict_low=True)
         size = None if self.chunk_size is None else check_int("chunk_size", self.chunk_size, low=2)
         num = check_int("num_chunks", self.num_chunks, low=1)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from scratchbook._validation import check_array
+
 __all__ = [
     "squared_euclidean",
     "mahalanobis_distances",
@@ -23,24 +25,9 @@ Array = np.ndarray
 PSD_TOL = 1e-8  # eigenvalues above −PSD_TOL·max|λ| count as non-negative (round-off)
 
 
-def _as_finite_2d(name: str, A, *, square: bool = False) -> Array:
-    """``A`` as a finite float 2-D array (square if asked), or a ValueError naming ``name``."""
-    try:
-        A = np.asarray(A, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be an array of numbers, got {type(A).__name__}") from None
-    if A.ndim != 2:
-        raise ValueError(f"{name} must be 2-D, got an array of shape {A.shape}")
-    if square and A.shape[0] != A.shape[1]:
-        raise ValueError(f"{name} must be a square matrix, got shape {A.shape}")
-    if not np.all(np.isfinite(A)):
-        raise ValueError(f"{name} contains NaN or infinity")
-    return A
-
-
 def check_metric_matrix(M, n_features: int | None = None) -> Array:
     """Return M as a float array after checking it is square, symmetric, PSD and matches ``n_features``."""
-    M = _as_finite_2d("M", M, square=True)
+    M = check_array("M", M, ndim=2, square=True)
     if n_features is not None and M.shape[0] != n_features:
         raise ValueError(f"M must be {n_features}×{n_features} to match the data, got shape {M.shape}")
     scale = max(np.abs(M).max(), np.finfo(float).tiny)
@@ -66,8 +53,8 @@ def mahalanobis_distances(X, Y=None, M=None, *, squared: bool = False) -> Array:
     ``Y=None`` means Y = X (the diagonal is then exactly 0); ``M=None`` means the identity
     (Euclidean distances). ``squared=True`` returns (x − y)ᵀ M (x − y).
     """
-    X = _as_finite_2d("X", X)
-    Yv = X if Y is None else _as_finite_2d("Y", Y)
+    X = check_array("X", X, ndim=2)
+    Yv = X if Y is None else check_array("Y", Y, ndim=2)
     if Yv.shape[1] != X.shape[1]:
         raise ValueError(f"Y must have as many columns as X ({X.shape[1]}), got {Yv.shape[1]}")
     if M is None:
@@ -88,7 +75,7 @@ def project_psd(M) -> Array:
     A non-symmetric M is first replaced by its symmetric part (M + Mᵀ)/2, whose projection is also
     the nearest PSD matrix to M itself.
     """
-    M = _as_finite_2d("M", M, square=True)
+    M = check_array("M", M, ndim=2, square=True)
     S = (M + M.T) / 2
     lam, V = np.linalg.eigh(S)  # S = V diag(λ) Vᵀ
     return (V * np.maximum(lam, 0.0)) @ V.T  # V diag(max(λ, 0)) Vᵀ

@@ -17,6 +17,7 @@ import scipy.linalg
 
 from scratchbook._validation import check_array, check_n_components, check_real
 from scratchbook.metric._base import MahalanobisMixin, relative_ridge
+from scratchbook.metric.rca import within_chunklet_covariance
 
 __all__ = ["hsic", "label_kernel", "FisherHSIC"]
 
@@ -75,14 +76,6 @@ class FisherHSIC(MahalanobisMixin):
         B = Xc.T @ Y  # d×C: Xᵀ H Y, since H X = Xc
         return B @ B.T / (len(X) - 1) ** 2
 
-    @staticmethod
-    def within_scatter(X: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """S_w = Σ_c Σ_{i in c} (x_i − μ_c)(x_i − μ_c)ᵀ / n."""
-        D = X.copy()
-        for c in np.unique(y):
-            D[y == c] -= X[y == c].mean(axis=0)
-        return D.T @ D / len(X)
-
     def _fit(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Solve A u = λ S_w u for the top directions."""
         d, n_classes = X.shape[1], len(np.unique(y))
@@ -90,7 +83,7 @@ class FisherHSIC(MahalanobisMixin):
         k = default if self.n_components is None else check_n_components(self.n_components, d)
         reg = check_real("reg", self.reg, low=0.0, strict_low=True)
         A = self.hsic_matrix(X, y)
-        Sw = self.within_scatter(X, y)
+        Sw = within_chunklet_covariance(X, y)  # S_w, Eq. (rca-within) with each class as one chunklet
         Sw = relative_ridge(Sw, reg)
         lam, U = scipy.linalg.eigh(A, Sw)
         order = np.argsort(lam)[::-1][:k]

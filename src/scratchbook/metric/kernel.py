@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.utils.validation import check_is_fitted
 
-from scratchbook._validation import check_int, check_real
+from scratchbook._validation import check_n_components, check_real
 from scratchbook.metric._base import MahalanobisMixin, relative_ridge
 from scratchbook.metric.rca import inverse_sqrt, within_chunklet_covariance
 
@@ -75,10 +75,7 @@ class KernelRCA(MahalanobisMixin):
         lam, U = lam[::-1], U[:, ::-1]
         keep = int(np.sum(lam > 1e-8 * lam[0]))
         if self.n_components is not None:
-            k = check_int("n_components", self.n_components, low=1)
-            if k > keep:
-                raise ValueError(f"n_components must be <= {keep} (the kernel's numerical rank here), got {k}")
-            keep = k
+            keep = check_n_components(self.n_components, keep, bound="the kernel's numerical rank here")
         self.alphas_ = U[:, :keep] / np.sqrt(lam[:keep])
         F = center_kernel(self.K_fit_, self.K_fit_) @ self.alphas_  # = U Λ^{1/2}: training coordinates
         C = within_chunklet_covariance(F, y)

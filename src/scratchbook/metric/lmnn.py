@@ -13,7 +13,7 @@ import numpy as np
 from scipy.optimize import minimize
 from sklearn.decomposition import PCA
 
-from scratchbook._validation import check_int, check_real
+from scratchbook._validation import check_int, check_n_components, check_real
 from scratchbook.metric._base import MahalanobisMixin
 from scratchbook.metric.distances import squared_euclidean
 
@@ -136,9 +136,7 @@ class LMNN(MahalanobisMixin):
         """Find the targets, then minimize Eq. (lmnn-loss) over L with L-BFGS-B."""
         d = X.shape[1]
         k = check_int("n_neighbors", self.n_neighbors, low=1)
-        n_comp = d if self.n_components is None else check_int("n_components", self.n_components, low=1)
-        if n_comp > d:
-            raise ValueError(f"n_components must be <= n_features = {d}, got {n_comp}")
+        n_comp = check_n_components(self.n_components, d)
         mu = check_real("mu", self.mu, low=0.0, high=1.0)
         max_iter = check_int("max_iter", self.max_iter, low=1)
         tol = check_real("tol", self.tol, low=0.0)

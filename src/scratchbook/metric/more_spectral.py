@@ -19,7 +19,7 @@ import scipy.linalg
 from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.utils.validation import check_is_fitted
 
-from scratchbook._validation import check_int, check_real
+from scratchbook._validation import check_int, check_n_components, check_real
 from scratchbook.metric._base import MahalanobisMixin, relative_ridge
 from scratchbook.metric.distances import components_from_metric, project_psd
 
@@ -332,7 +332,7 @@ class AdversarialSML(MahalanobisMixin):
         rounds = check_int("n_rounds", self.n_rounds, low=0)
         k = check_int("n_neighbors", self.n_neighbors, low=1)
         reg = check_real("reg", self.reg, low=0.0, strict_low=True)
-        p = d if self.n_components is None else check_int("n_components", self.n_components, low=1, high=d)
+        p = check_n_components(self.n_components, d)
         i_s, j_s, i_d, j_d = neighbour_pairs(X, y, k)
         Ds, Dd = X[i_s] - X[j_s], X[i_d] - X[j_d]
         if len(Ds) == 0:
@@ -413,7 +413,7 @@ class KernelFisher(MahalanobisMixin):
         n_classes = int(y.max()) + 1
         p = min(n_classes - 1, len(X)) if self.n_components is None else None
         if p is None:
-            p = check_int("n_components", self.n_components, low=1, high=len(X))
+            p = check_n_components(self.n_components, len(X), bound="n_samples")
         self.X_fit_ = X
         K = self._kernel(X)
         Sb, Sw = kernel_fisher_matrices(K, y)

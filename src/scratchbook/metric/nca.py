@@ -14,7 +14,7 @@ from scipy.optimize import minimize
 from sklearn.decomposition import PCA
 from sklearn.utils import check_random_state
 
-from scratchbook._validation import check_int, check_option, check_real
+from scratchbook._validation import check_int, check_n_components, check_option, check_real
 from scratchbook.metric._base import MahalanobisMixin
 from scratchbook.metric.distances import squared_euclidean
 
@@ -112,9 +112,7 @@ class NCA(MahalanobisMixin):
     def _start(self, X: Array) -> Array:
         """The starting map L (k×d) chosen by ``init``."""
         d = X.shape[1]
-        k = d if self.n_components is None else check_int("n_components", self.n_components, low=1)
-        if k > d:
-            raise ValueError(f"n_components must be <= n_features = {d}, got {k}")
+        k = check_n_components(self.n_components, d)
         init = check_option("init", self.init, INITS)
         if init == "auto":
             init = "identity" if k == d else "pca"

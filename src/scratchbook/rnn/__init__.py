@@ -1,5 +1,10 @@
 """Part I: sequences — a tanh RNN, backpropagation through time, gradients over long lags, remedies without
-gates and echo state networks, LSTM and GRU, bidirectional networks, language models and generation, and ELMo."""
+gates and echo state networks, LSTM and GRU, bidirectional networks, language models and generation, and ELMo.
+
+``__all__`` lists what a reader calls: the models and layers, their losses and trainers, the data sets and
+tasks, and the step-by-step functions the chapters derive. The answer checks (``scratchbook.rnn.checks``),
+the figures (``diagrams``) and the drivers of the stored experiments (``experiments``) stay in their modules.
+"""
 
 from scratchbook.rnn.bptt import (
     PARAM_NAMES,
@@ -18,19 +23,40 @@ from scratchbook.rnn.bptt import (
 )
 from scratchbook.rnn.charlm import (
     CharLSTM,
+    bigram_probs,
     build_char_vocab,
     char_corpus,
     decode_chars,
     detach_state,
     encode_chars,
     kneser_ney_probs,
+    lm_loss,
     load_charlm,
     ngram_perplexity,
     perplexity,
     save_charlm,
     train_charlm,
+    unigram_probs,
 )
-from scratchbook.rnn.elmo import BiLM, ScalarMix, bilm_loss, contextual_layers, train_bilm
+from scratchbook.rnn.elmo import (
+    BiLM,
+    MixProbe,
+    ScalarMix,
+    bilm_loss,
+    build_vocab,
+    contextual_layers,
+    load_bilm,
+    perplexities,
+    probe_accuracy,
+    pydoc_topics,
+    quote_labels,
+    save_bilm,
+    tokenize,
+    train_bilm,
+    train_probe,
+    unigram_perplexity,
+    window_features,
+)
 from scratchbook.rnn.esn import EchoStateNetwork, reservoir_step, ridge_readout, run_reservoir
 from scratchbook.rnn.generation import free_running_errors, generate, next_token_probs, sample_next
 from scratchbook.rnn.gradients import (
@@ -43,7 +69,15 @@ from scratchbook.rnn.gradients import (
     step_jacobian,
 )
 from scratchbook.rnn.gru import GRU, gru_cell, gru_step
-from scratchbook.rnn.lstm import LSTM, lstm_cell, lstm_layer_backward, lstm_layer_forward, lstm_step, vanilla_lstm_cell
+from scratchbook.rnn.lstm import (
+    LSTM,
+    LSTMLayerFunction,
+    lstm_cell,
+    lstm_layer_backward,
+    lstm_layer_forward,
+    lstm_step,
+    vanilla_lstm_cell,
+)
 from scratchbook.rnn.lstm import VARIANTS as LSTM_VARIANTS
 from scratchbook.rnn.optim import adam_step, gradient_step
 from scratchbook.rnn.remedies import LeakyRNN, identity_init, input_sensitivity
@@ -81,6 +115,7 @@ __all__: list[str] = [
     "vanilla_lstm_cell",
     "lstm_layer_forward",
     "lstm_layer_backward",
+    "LSTMLayerFunction",
     "GRU",
     "gru_cell",
     "gru_step",
@@ -101,6 +136,18 @@ __all__: list[str] = [
     "bilm_loss",
     "train_bilm",
     "contextual_layers",
+    "save_bilm",
+    "load_bilm",
+    "pydoc_topics",
+    "quote_labels",
+    "tokenize",
+    "build_vocab",
+    "perplexities",
+    "unigram_perplexity",
+    "MixProbe",
+    "train_probe",
+    "probe_accuracy",
+    "window_features",
 ]
 
 __all__ += [
@@ -114,6 +161,9 @@ __all__ += [
     "perplexity",
     "ngram_perplexity",
     "kneser_ney_probs",
+    "unigram_probs",
+    "bigram_probs",
+    "lm_loss",
     "save_charlm",
     "load_charlm",
     "next_token_probs",

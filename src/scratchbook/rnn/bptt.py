@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from scratchbook._validation import check_int, check_option, check_real
+from scratchbook._validation import check_array, check_int, check_option, check_real
 
 __all__ = [
     "PARAM_NAMES",
@@ -48,21 +48,6 @@ LOSSES = ("mse", "cross_entropy")
 # --- input checks ----------------------------------------------------------------------------
 
 
-def as_finite_array(name: str, value, ndim: tuple[int, ...] | int | None = None) -> Array:
-    """Return ``value`` as a float64 array, or raise naming ``name`` (wrong ndim, NaN or inf)."""
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}") from None
-    allowed = (ndim,) if isinstance(ndim, int) else ndim
-    if allowed is not None and arr.ndim not in allowed:
-        wanted = " or ".join(str(n) for n in allowed)
-        raise ValueError(f"{name} must be {wanted}-D, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinity")
-    return arr
-
-
 def check_params(params: Params) -> Params:
     """Check the six RNN arrays (names, shapes agree, finite) and return them as float64."""
     if not isinstance(params, dict):
@@ -70,7 +55,7 @@ def check_params(params: Params) -> Params:
     missing = [k for k in PARAM_NAMES if k not in params]
     if missing:
         raise ValueError(f"params is missing {missing}; expected the keys {PARAM_NAMES}")
-    p = {k: as_finite_array(f"params['{k}']", params[k], 2 if k.startswith("weight") else 1) for k in PARAM_NAMES}
+    p = {k: check_array(f"params['{k}']", params[k], ndim=2 if k.startswith("weight") else 1) for k in PARAM_NAMES}
     H, O = p["weight_hh"].shape[0], p["weight_hy"].shape[0]
     expected = {
         "weight_ih": (H, p["weight_ih"].shape[1]),
@@ -89,14 +74,14 @@ def check_params(params: Params) -> Params:
 def _check_inputs(x, params: Params, h0) -> tuple[Array, Params, Array]:
     """Validate a sequence (T, D) or batch (T, B, D), the parameters and h_0 (zeros when None)."""
     p = check_params(params)
-    x = as_finite_array("x", x, (2, 3))
+    x = check_array("x", x, ndim=(2, 3))
     H, D = p["weight_ih"].shape
     if x.shape[-1] != D or x.shape[0] < 1:
         raise ValueError(f"x must have shape (T, D) or (T, B, D) with T >= 1 and D = {D}, got {x.shape}")
     state_shape = x.shape[1:-1] + (H,)
     if h0 is None:
         return x, p, np.zeros(state_shape)
-    h0 = as_finite_array("h0", h0)
+    h0 = check_array("h0", h0)
     if h0.shape != state_shape:
         raise ValueError(f"h0 must have shape {state_shape} to match x, got {h0.shape}")
     return x, p, h0
@@ -152,7 +137,7 @@ def _check_targets(ys: Array, targets, loss: str) -> Array:
     """Targets shaped like ys (mse), or integer classes of shape ys.shape[:-1] (cross_entropy)."""
     check_option("loss", loss, LOSSES)
     if loss == "mse":
-        targets = as_finite_array("targets", targets)
+        targets = check_array("targets", targets)
         if targets.shape != ys.shape:
             raise ValueError(f"targets must have the shape of the outputs {ys.shape}, got {targets.shape}")
         return targets
@@ -202,7 +187,7 @@ def _outer_sum(a: Array, b: Array) -> Array:
 def _check_backward_inputs(x, hs, dys, params: Params) -> tuple[Array, Array, Array, Params]:
     """x, params as for the forward pass; hs of shape (T + 1, …, H) and dys of shape (T, …, O)."""
     x, p, _ = _check_inputs(x, params, None)
-    hs, dys = as_finite_array("hs", hs), as_finite_array("dys", dys)
+    hs, dys = check_array("hs", hs), check_array("dys", dys)
     batch = x.shape[1:-1]
     H, O = p["weight_hh"].shape[0], p["weight_hy"].shape[0]
     if hs.shape != (len(x) + 1,) + batch + (H,):

@@ -8,12 +8,11 @@ fitted, in closed form (Eq. (esn-ridge)). Arrays are time first: one series is `
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.utils import metadata_routing
 from sklearn.utils.validation import check_is_fitted
 
-from scratchbook._validation import check_int, check_real
-from scratchbook.rnn.bptt import as_finite_array
+from scratchbook._validation import check_array, check_int, check_real, check_X
 from scratchbook.rnn.gradients import set_spectral_radius
 
 __all__ = ["reservoir_step", "run_reservoir", "ridge_readout", "EchoStateNetwork"]
@@ -30,8 +29,8 @@ def run_reservoir(
     U: Array, W_in: Array, W_res: Array, bias: Array, leak_rate: float = 1.0, x0: Array | None = None
 ) -> Array:
     """The reservoir states x_1, …, x_T (shape (T, N)) driven by the inputs U (T, D) from x_0 (zeros if None)."""
-    U = as_finite_array("U", U, 2)
-    x = np.zeros(W_res.shape[0]) if x0 is None else as_finite_array("x0", x0, 1)
+    U = check_array("U", U, ndim=2)
+    x = np.zeros(W_res.shape[0]) if x0 is None else check_array("x0", x0, ndim=1)
     if x.shape != (W_res.shape[0],):
         raise ValueError(f"x0 must have shape ({W_res.shape[0]},), got {x.shape}")
     states = np.empty((len(U), len(x)))
@@ -54,7 +53,7 @@ def ridge_readout(Z: Array, Y: Array, ridge: float) -> tuple[Array, Array]:
     return W_out, y_mean - W_out @ z_mean
 
 
-class EchoStateNetwork(BaseEstimator):
+class EchoStateNetwork(RegressorMixin, TransformerMixin, BaseEstimator):
     """An echo state network for series shaped (time, features), with scikit-learn's fit/predict.
 
     A reservoir of ``n_reservoir`` tanh units with random weights W_res rescaled to
@@ -90,6 +89,12 @@ class EchoStateNetwork(BaseEstimator):
         self.washout = washout
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True  # Y may be (T, O): one readout row per output
+        tags.target_tags.required = True
+        return tags
+
     def _check_params(self) -> None:
         check_int("n_reservoir", self.n_reservoir, low=1)
         check_real("spectral_radius", self.spectral_radius, low=0.0, strict_low=True)
@@ -115,15 +120,18 @@ class EchoStateNetwork(BaseEstimator):
     def fit(self, X: Array, Y: Array) -> EchoStateNetwork:
         """Drive the reservoir with X (T, D) and fit the ridge readout to Y (T,) or (T, O) after the washout."""
         self._check_params()
-        X = as_finite_array("X", X, 2)
-        Y = as_finite_array("Y", Y, (1, 2))
+        if Y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None (fit needs Y)")
+        X = check_X(self, X, reset=True)  # records n_features_in_
+        Y = check_array("Y", Y, ndim=(1, 2))
         if len(Y) != len(X):
             raise ValueError(f"Y must have as many time steps as X ({len(X)}), got {len(Y)}")
         if len(X) <= self.washout + 1:
-            raise ValueError(f"X must have more than washout + 1 = {self.washout + 1} time steps, got {len(X)}")
+            raise ValueError(
+                f"X must have more than washout + 1 = {self.washout + 1} time steps, got n_samples = {len(X)}"
+            )
         self._y_1d = Y.ndim == 1
         Y2 = Y.reshape(len(Y), -1)
-        self.n_features_in_ = X.shape[1]
         self._init_reservoir(X.shape[1])
         Z_all = self._features(X)
         Z = Z_all[self.washout :]
@@ -178,7 +186,5 @@ class EchoStateNetwork(BaseEstimator):
         return out[:, 0] if self._y_1d else out
 
     def _check_X(self, X: Array) -> Array:
-        X = as_finite_array("X", X, 2)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X must have {self.n_features_in_} features (as in fit), got shape {X.shape}")
-        return X
+        """X (T, D) after fit: finite, 2-D, with the n_features_in_ columns seen in fit."""
+        return check_X(self, X, reset=False)

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scratchbook._validation import check_int, check_real
-from scratchbook.rnn.bptt import as_finite_array
+from scratchbook._validation import check_array, check_int, check_real
 
 __all__ = [
     "spectral_radius",
@@ -28,16 +27,13 @@ Array = np.ndarray
 
 def _check_square(name: str, W) -> Array:
     """W as a finite float64 square matrix, or an error naming it."""
-    W = as_finite_array(name, W, 2)
-    if W.shape[0] != W.shape[1]:
-        raise ValueError(f"{name} must be square, got shape {W.shape}")
-    return W
+    return check_array(name, W, ndim=2, square=True)
 
 
 def _check_states(hs, weight_hh) -> tuple[Array, Array]:
     """hs of shape (T + 1, H) matching a square weight_hh of size H."""
     W = _check_square("weight_hh", weight_hh)
-    hs = as_finite_array("hs", hs, 2)
+    hs = check_array("hs", hs, ndim=2)
     if hs.shape[1] != W.shape[0] or len(hs) < 1:
         raise ValueError(f"hs must have shape (T + 1, {W.shape[0]}) for one sequence, got {hs.shape}")
     return hs, W
@@ -91,7 +87,7 @@ def _check_grads(grads) -> dict[str, Array]:
     """A non-empty dict of finite arrays."""
     if not isinstance(grads, dict) or not grads:
         raise TypeError(f"grads must be a non-empty dict of arrays, got {type(grads).__name__}")
-    return {k: as_finite_array(f"grads['{k}']", v) for k, v in grads.items()}
+    return {k: check_array(f"grads['{k}']", v) for k, v in grads.items()}
 
 
 def grad_norm(grads: dict[str, Array], norm_type: float = 2.0) -> float:

@@ -24,6 +24,7 @@ __all__ = [
     "LSTMLayerFunction",
 ]
 
+#: The LSTM variants of Greff et al. (2017) that ``LSTM(variant=...)`` and ``lstm_cell`` accept.
 VARIANTS = (
     "vanilla",  # torch.nn.LSTM: input, forget and output gates, no peepholes
     "no_forget_gate",  # Hochreiter & Schmidhuber 1997: f ≡ 1
