@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from scratchbook._validation import check_int, check_real
+from scratchbook._validation import check_int
 from scratchbook.rnn.tasks import adding_problem
 from scratchbook.training import fit
 
@@ -73,13 +73,8 @@ def train_adding(
     stalls when another process holds a core); the previous setting is restored. ``None`` leaves
     torch's setting alone.
     """
-    length = check_int("length", length, low=2)
-    steps = check_int("steps", steps, low=1)
-    batch_size = check_int("batch_size", batch_size, low=1)
+    length = check_int("length", length, low=2)  # steps, batch_size, lr and clip_norm: fit checks them
     n_test = check_int("n_test", n_test, low=1)
-    lr = check_real("lr", lr, low=0.0, strict_low=True)
-    if clip_norm is not None:
-        clip_norm = check_real("clip_norm", clip_norm, low=0.0, strict_low=True)
     if eval_every is not None:
         eval_every = check_int("eval_every", eval_every, low=1)
     param = next(model.parameters())
@@ -154,11 +149,8 @@ def train_tagging(
     """
     if not callable(make_batch):
         raise TypeError(f"make_batch must be callable, got {type(make_batch).__name__}")
-    n_classes = check_int("n_classes", n_classes, low=2)
-    steps = check_int("steps", steps, low=1)
-    batch_size = check_int("batch_size", batch_size, low=1)
+    n_classes = check_int("n_classes", n_classes, low=2)  # steps, batch_size and lr: fit checks them
     n_test = check_int("n_test", n_test, low=1)
-    lr = check_real("lr", lr, low=0.0, strict_low=True)
     param = next(model.parameters())
     device, dtype = param.device, param.dtype
     readout = _readout(_width(model), n_classes, dtype, device, torch.Generator().manual_seed(random_state))
