@@ -129,6 +129,21 @@ def test_every_citation_is_in_the_bibliography():
     assert not cited - keys, f"cited but not in references.bib: {sorted(cited - keys)}"
 
 
+def test_no_backtick_fence_has_a_backtick_in_its_title():
+    """A backtick fence's info string cannot hold a backtick (CommonMark): a role in a directive's title,
+    such as a concept check asking about {eq}`...`, turns the whole directive into plain text on the page."""
+    texts = {p: p.read_text() for p in [*ROOT.glob("chapters/**/*.md"), ROOT / "intro.md"]}
+    for p in NOTEBOOKS:
+        texts[p] = "\n".join(c.source for c in nbformat.read(p, as_version=4).cells if c.cell_type == "markdown")
+    bad = [
+        f"{p.relative_to(ROOT)}: {line[:70]}"
+        for p, text in texts.items()
+        for line in text.splitlines()
+        if re.match(r"\s*`{3,}\{", line) and "`" in line.lstrip().lstrip("`")
+    ]
+    assert not bad, "a role in a directive's title breaks the directive:\n" + "\n".join(bad)
+
+
 def test_requirements_have_upper_bounds():
     """Every dependency, declared once in pyproject.toml, has an upper bound; requirements.txt only pins."""
     import tomllib
