@@ -14,23 +14,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from scratchbook._validation import check_int, check_n_components, check_real
-
-
-def check_2d(X) -> None:
-    """Raise a ValueError naming X when it is not a 2-D array (before scikit-learn's own checks)."""
-    try:
-        ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
-    except (TypeError, ValueError):  # ragged or odd input: scikit-learn's checks will say what is wrong
-        return
-    if ndim != 2:
-        raise ValueError(
-            f"X must be 2-D of shape (n_samples, n_features), got {ndim}-D input. Reshape your data, "
-            "with X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single sample."
-        )
-
+from scratchbook._validation import check_int, check_n_components, check_real, check_X
 
 __all__ = [
     "FactorAnalysis",
@@ -174,8 +160,7 @@ class FactorAnalysis(TransformerMixin, BaseEstimator):
 
     def _validate(self, X, reset: bool) -> Array:
         """scikit-learn's input checks (NaN, inf, n_features), after naming X when it is not 2-D."""
-        check_2d(X)
-        return validate_data(self, X, dtype=np.float64, reset=reset, ensure_min_samples=2 if reset else 1)
+        return check_X(self, X, reset=reset, min_samples=2 if reset else 1)
 
     def _sample_covariance(self, X: Array) -> Array:
         """Store the mean of X as ``mean_`` and return the 1/N sample covariance S."""

@@ -22,10 +22,9 @@ from scipy.stats import spearmanr
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from scratchbook._validation import check_int, check_n_components, check_option, check_real
-from scratchbook.latent.factor_analysis import check_2d
+from scratchbook._validation import check_int, check_n_components, check_option, check_real, check_X
 
 __all__ = [
     "LLE",
@@ -162,8 +161,7 @@ class LLE(TransformerMixin, BaseEstimator):
 
     def _validate(self, X) -> np.ndarray:
         """Check X and the hyper-parameters against it; every error names the argument at fault."""
-        check_2d(X)
-        X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
+        X = check_X(self, X, reset=True, min_samples=2)
         n, d = X.shape
         if check_int("n_neighbors", self.n_neighbors, low=1) >= n:
             raise ValueError(f"n_neighbors must be < n_samples={n}, got {self.n_neighbors}")
@@ -210,8 +208,7 @@ class LLE(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Embed new points: rebuild each from its training neighbours, then reuse the weights on their embeddings."""
         check_is_fitted(self)
-        check_2d(X)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = check_X(self, X, reset=False)
         ind = knn_indices(self.X_fit_, self.n_neighbors, queries=X)
         w = reconstruction_weights(X, self.X_fit_[ind], self.reg)
         return np.einsum("mk,mkc->mc", w, self.embedding_[ind])

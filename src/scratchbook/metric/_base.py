@@ -12,8 +12,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
+from scratchbook._validation import check_X
 from scratchbook.metric.distances import mahalanobis_distances
 
 __all__ = ["MahalanobisMixin", "sample_pairs"]
@@ -67,15 +68,9 @@ class MahalanobisMixin(TransformerMixin, BaseEstimator):
 
     def _validate(self, X, y=None, reset: bool = True):
         """scikit-learn's checks of X (and y), after naming X when it is not 2-D."""
-        ndim = 2 if hasattr(X, "tocsr") else np.asarray(X).ndim  # sparse input is left to scikit-learn
-        if ndim != 2:
-            raise ValueError(
-                f"X must be 2-D of shape (n_samples, n_features), got {ndim} dimension(s). Reshape your data, "
-                "e.g. with X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single sample."
-            )
         if y is None:
-            return validate_data(self, X, dtype=np.float64, reset=reset)
-        return validate_data(self, X, y, dtype=np.float64, reset=reset, ensure_min_samples=2)
+            return check_X(self, X, reset=reset)
+        return check_X(self, X, y, reset=reset, min_samples=2)
 
     def fit(self, X, y):
         """Learn the metric from data X (n×d) and class labels y (n,)."""
