@@ -144,6 +144,16 @@ def test_no_backtick_fence_has_a_backtick_in_its_title():
     assert not bad, "a role in a directive's title breaks the directive:\n" + "\n".join(bad)
 
 
+@pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
+def test_a_named_figure_cell_does_not_end_by_showing_a_value(path):
+    """glue() returns its value: as a figure cell's last line without ";" it adds a second output, which
+    the figure's name then labels twice (a duplicate target that fails the -W build)."""
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "code" and "figure" in cell.metadata.get("mystnb", {}):
+            last = cell.source.rstrip().splitlines()[-1]
+            assert not (last.startswith("glue(") and not last.endswith(";")), f"end with ';': {last[:60]}"
+
+
 def test_requirements_have_upper_bounds():
     """Every dependency, declared once in pyproject.toml, has an upper bound; requirements.txt only pins."""
     import tomllib
