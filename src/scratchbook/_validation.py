@@ -106,15 +106,18 @@ def check_array(
     _check_ndim(name, arr, ndim)
     if finite and np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinity")
-    arr = sk_check_array(
-        arr,
-        dtype=dtype,
-        ensure_2d=False,
-        allow_nd=True,
-        ensure_all_finite=finite,
-        ensure_min_samples=0,
-        input_name=name,
-    )
+    if type(value) is np.ndarray:  # checked above: only the dtype is left (a hot path of the NumPy RNN)
+        arr = arr if dtype is None else arr.astype(dtype, copy=False)
+    else:  # lists, array-likes, pandas: scikit-learn's conversion rules
+        arr = sk_check_array(
+            arr,
+            dtype=dtype,
+            ensure_2d=False,
+            allow_nd=True,
+            ensure_all_finite=finite,
+            ensure_min_samples=0,
+            input_name=name,
+        )
     if square and (arr.ndim != 2 or arr.shape[0] != arr.shape[1]):
         raise ValueError(f"{name} must be a square matrix, got shape {arr.shape}")
     if arr.ndim and len(arr) < min_rows:
