@@ -205,7 +205,7 @@ class BiLM(nn.Module):
         return x, forward, backward
 
     def layers(self, tokens: torch.Tensor) -> torch.Tensor:
-        """ELMo's M + 1 representations, (M+1)×B×N×2E: [x; x] for layer 0, then [→h_j; ←h_j]."""
+        """ELMo's M + 1 representations, (M+1)×B×N×2·embedding_dim: [x; x] for layer 0, then [→h_j; ←h_j]."""
         x, forward, backward = self.directions(tokens)
         return torch.stack([torch.cat([x, x], -1), *(torch.cat(fb, -1) for fb in zip(forward, backward))])
 
@@ -335,7 +335,7 @@ def unigram_perplexity(train_ids, ids, vocab_size: int) -> float:
 
 @torch.no_grad()
 def contextual_layers(model: BiLM, ids, length: int = 64) -> torch.Tensor:
-    """The (M+1)×n×2E representations of every token of the stream ``ids``, read in windows of ``length``."""
+    """The (M+1)×n×2·embedding_dim representations of every token of ``ids``, read in windows of ``length``."""
     if not isinstance(model, BiLM):
         raise TypeError(f"model must be a BiLM, got {type(model).__name__}")
     length = check_int("length", length, low=2)
