@@ -78,6 +78,13 @@ def test_report_check(capsys):
     assert "✓ x" in out and "largest difference 0.5" in out and "expected shape" in out
 
 
+def test_report_check_compares_tensors_by_their_values(capsys):
+    answer = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True) * 1.0  # part of a graph
+    assert book.report_check("t", answer, torch.tensor([1.0, 2.0]))
+    assert not book.report_check("t", answer, np.array([1.0, 2.5]))
+    assert "largest difference 0.5" in capsys.readouterr().out
+
+
 def test_interactive_draws_into_an_image_and_redraws_on_change():
     import ipywidgets as widgets
 

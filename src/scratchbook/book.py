@@ -89,14 +89,22 @@ def claim(statement: str, holds: Any, **values: Any) -> None:
         raise ClaimError(f"The text says: {statement!r}, which no longer holds" + (f" ({shown})." if shown else "."))
 
 
+def _values(x: Any) -> Any:
+    """A torch tensor as a NumPy array of its values (detached, on the CPU); anything else as it is."""
+    return x.detach().cpu().numpy() if type(x).__module__.startswith("torch") and hasattr(x, "detach") else x
+
+
 def report_check(what: str, got: Any, expected: Any, *, rtol: float = 1e-6, atol: float = 1e-8, hint: str = "") -> bool:
-    """Compare a reader's answer with the package's, print a verdict, and return whether it matched."""
+    """Compare a reader's answer with the package's, print a verdict, and return whether it matched.
+
+    Either may be a torch tensor (on any device, with or without a gradient): it is compared as its values.
+    """
     try:
-        got_arr = np.asarray(got, dtype=float)
+        got_arr = np.asarray(_values(got), dtype=float)
     except (TypeError, ValueError):
         print(f"✗ {what}: expected numbers, got {type(got).__name__}.")
         return False
-    exp_arr = np.asarray(expected, dtype=float)
+    exp_arr = np.asarray(_values(expected), dtype=float)
     if got_arr.shape != exp_arr.shape:
         print(f"✗ {what}: expected shape {exp_arr.shape}, got {got_arr.shape}. {hint}".rstrip())
         return False

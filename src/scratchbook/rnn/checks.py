@@ -394,8 +394,6 @@ def check_bidirectional(fn) -> bool:
     answer = call_or_none(fn, x, forward, backward)
     if answer is None:
         return False
-    if isinstance(answer, torch.Tensor):
-        answer = answer.detach().cpu().numpy()
     with torch.no_grad():
         expected = both(x)[0].numpy()
     return report_check(
@@ -431,8 +429,6 @@ def check_scalar_mix(fn) -> bool:
     answer = call_or_none(fn, layers.clone(), w.clone(), gamma.clone())
     if answer is None:
         return False
-    if isinstance(answer, torch.Tensor):
-        answer = answer.detach().cpu().numpy()
     mix = ScalarMix(3).double()
     with torch.no_grad():
         mix.scalar_parameters.copy_(w)
@@ -471,8 +467,6 @@ def check_next_char_probs(fn) -> bool:
         answer = call_or_none(fn, logits.clone(), temperature, top_k)
         if answer is None:
             return False
-        if isinstance(answer, torch.Tensor):
-            answer = answer.detach().cpu().numpy()
         ok &= report_check(
             f"probabilities at T = {temperature}, top_k = {top_k}",
             answer,
