@@ -84,17 +84,30 @@ def unrolled_rnn(steps: int = 4) -> Figure:
     return fig
 
 
+def _carried_state(ax, y: float, old: str, new: str, keep_x: float, write_x: float) -> None:
+    """The state a gated cell carries, along the top: old → ⊙ (what is kept) → + (what is written) → new."""
+    _box(ax, 0, y, old, STATE)
+    _box(ax, keep_x, y, "⊙", OP, round_node=True)
+    _box(ax, write_x, y, "+", OP, round_node=True)
+    _box(ax, 8, y, new, STATE)
+    _arrow(ax, (0, y), (keep_x, y))
+    _arrow(ax, (keep_x, y), (write_x, y))
+    _arrow(ax, (write_x, y), (8, y))
+
+
+def _gate_inputs_and_title(ax, bottom: float, end_x: float, top: float, path_note: str, title: str) -> None:
+    """The line that feeds h_{t-1}, x_t to every gate, the note on the carried path above it, and the title."""
+    ax.plot([-0.2, end_x], [bottom, bottom], color="0.25", lw=1.2)
+    _box(ax, -0.4, bottom, "$h_{t-1}$, $x_t$", PLAIN, size=10)
+    ax.text(3.0, top + 0.45, path_note, fontsize=9, ha="center", color="C3")
+    _frame(ax, (-1.3, 8.6), (-0.6, 4.0), title)
+
+
 def lstm_cell_diagram() -> Figure:
     """One step of the (vanilla, torch) LSTM: the cell line on top, the four blocks i, f, g, o below."""
     fig, ax = plt.subplots(figsize=(8.2, 4.2))
     top, mid, gates, bottom = 3.2, 2.1, 1.0, -0.1
-    _box(ax, 0, top, "$c_{t-1}$", STATE)
-    _box(ax, 2, top, "⊙", OP, round_node=True)
-    _box(ax, 4, top, "+", OP, round_node=True)
-    _box(ax, 8, top, "$c_t$", STATE)
-    _arrow(ax, (0, top), (2, top))
-    _arrow(ax, (2, top), (4, top))
-    _arrow(ax, (4, top), (8, top))
+    _carried_state(ax, top, "$c_{t-1}$", "$c_t$", keep_x=2, write_x=4)
     for x, name, act in ((2, "f_t", "σ"), (3.3, "i_t", "σ"), (4.7, "g_t", "tanh"), (6, "o_t", "σ")):
         _box(ax, x, gates, f"{act}\n${name}$", GATE, size=10)
         _line(ax, [(x, bottom), (x, gates - 0.35)])
@@ -110,10 +123,9 @@ def lstm_cell_diagram() -> Figure:
     _arrow(ax, (6, gates), (7, gates + 0.3))
     _box(ax, 8, gates + 0.3, "$h_t$", STATE)
     _arrow(ax, (7, gates + 0.3), (8, gates + 0.3))
-    ax.plot([-0.2, 6], [bottom, bottom], color="0.25", lw=1.2)
-    _box(ax, -0.4, bottom, "$h_{t-1}$, $x_t$", PLAIN, size=10)
-    ax.text(3.0, top + 0.45, "cell path: only ⊙ $f_t$ and + on the way", fontsize=9, ha="center", color="C3")
-    _frame(ax, (-1.3, 8.6), (-0.6, 4.0), "an LSTM step: forget, write, read")
+    _gate_inputs_and_title(
+        ax, bottom, 6, top, "cell path: only ⊙ $f_t$ and + on the way", "an LSTM step: forget, write, read"
+    )
     return fig
 
 
@@ -121,13 +133,7 @@ def gru_cell_diagram() -> Figure:
     """One step of the GRU in torch's convention: the state line on top, gates r, z and candidate n below."""
     fig, ax = plt.subplots(figsize=(8.2, 4.2))
     top, mid, gates, bottom = 3.2, 2.1, 1.0, -0.1
-    _box(ax, 0, top, "$h_{t-1}$", STATE)
-    _box(ax, 3, top, "⊙", OP, round_node=True)
-    _box(ax, 5.5, top, "+", OP, round_node=True)
-    _box(ax, 8, top, "$h_t$", STATE)
-    _arrow(ax, (0, top), (3, top))
-    _arrow(ax, (3, top), (5.5, top))
-    _arrow(ax, (5.5, top), (8, top))
+    _carried_state(ax, top, "$h_{t-1}$", "$h_t$", keep_x=3, write_x=5.5)
     _box(ax, 3, gates, "σ\n$z_t$", GATE, size=10)
     _box(ax, 4.6, gates, "tanh\n$n_t$", GATE, size=10)
     _box(ax, 6.4, gates, "σ\n$r_t$", GATE, size=10)
@@ -142,10 +148,14 @@ def gru_cell_diagram() -> Figure:
     _arrow(ax, (3.9, mid), (5.5, mid))
     _arrow(ax, (4.6, gates), (5.5, mid))
     _arrow(ax, (5.5, mid), (5.5, top))
-    ax.plot([-0.2, 6.4], [bottom, bottom], color="0.25", lw=1.2)
-    _box(ax, -0.4, bottom, "$h_{t-1}$, $x_t$", PLAIN, size=10)
-    ax.text(3.0, top + 0.45, "direct path: only ⊙ $z_t$ and + on the way", fontsize=9, ha="center", color="C3")
-    _frame(ax, (-1.3, 8.6), (-0.6, 4.0), "a GRU step: keep z, write 1 − z of the candidate")
+    _gate_inputs_and_title(
+        ax,
+        bottom,
+        6.4,
+        top,
+        "direct path: only ⊙ $z_t$ and + on the way",
+        "a GRU step: keep z, write 1 − z of the candidate",
+    )
     return fig
 
 
