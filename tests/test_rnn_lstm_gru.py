@@ -72,6 +72,29 @@ def test_unbatched_input_and_default_state_match_torch(kind):
     assert all(torch.allclose(a, b, atol=1e-10) for a, b in zip(f1, f2))
 
 
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("dtype", [None, torch.float64])
+def test_factory_keywords_make_torchs_parameters(kind, dtype):
+    """``dtype=``/``device=`` as in torch.nn: under one seed, the very parameters torch.nn.LSTM/GRU draws."""
+    torch.manual_seed(0)
+    theirs = getattr(torch.nn, kind)(D, H, 2, bidirectional=True, dtype=dtype)
+    torch.manual_seed(0)
+    ours = {"LSTM": LSTM, "GRU": GRU}[kind](D, H, 2, bidirectional=True, dtype=dtype)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(ours.state_dict().values(), theirs.state_dict().values()))
+    assert {p.dtype for p in ours.parameters()} == {dtype or torch.get_default_dtype()}
+    x = torch.randn(5, 2, D, dtype=dtype)
+    assert ours(x)[0].dtype == x.dtype
+
+
+@pytest.mark.parametrize("variant", ["vanilla", "peephole", "full_gate_recurrence"])
+def test_factory_keywords_reach_the_variants_extra_parameters(variant):
+    on_meta = LSTM(D, H, variant=variant, device="meta", dtype=torch.float64)
+    assert {(p.device.type, p.dtype) for p in on_meta.parameters()} == {("meta", torch.float64)}
+    with pytest.raises(TypeError, match="dtype must be None or a floating-point torch.dtype"):
+        LSTM(D, H, variant=variant, dtype=torch.int64)
+
+
 def test_state_dict_moves_back_to_torch():
     ours, theirs = _pair("LSTM", 2, False, False)
     theirs.load_state_dict(ours.state_dict())

@@ -21,7 +21,9 @@ class StackedRecurrent(nn.Module):
     """Layers × directions of one recurrent cell, with ``torch.nn.LSTM``/``GRU``'s names and layouts.
 
     A subclass sets ``n_gates`` (4 for the LSTM, 3 for the GRU) and writes
-    ``_run_direction``, the loop over time of one layer in one direction.
+    ``_run_direction``, the loop over time of one layer in one direction. ``device`` and ``dtype`` are
+    torch's factory keywords: where and in which floating-point type the parameters are made (torch's
+    defaults when None), so ``LSTM(..., dtype=torch.float64)`` needs no ``.double()`` afterwards.
     """
 
     n_gates = 1
@@ -33,6 +35,9 @@ class StackedRecurrent(nn.Module):
         num_layers: int = 1,
         bidirectional: bool = False,
         batch_first: bool = False,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         self.input_size = check_int("input_size", input_size, low=1)
@@ -41,18 +46,21 @@ class StackedRecurrent(nn.Module):
         self.bidirectional = _check_bool("bidirectional", bidirectional)
         self.batch_first = _check_bool("batch_first", batch_first)
         self.num_directions = 2 if bidirectional else 1
+        if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise TypeError(f"dtype must be None or a floating-point torch.dtype, got {dtype!r}")
+        factory = {"device": device, "dtype": dtype}
         G, H = self.n_gates, self.hidden_size
         for layer in range(self.num_layers):
             n_in = self.input_size if layer == 0 else H * self.num_directions
             for sfx in self._suffixes():
-                self.register_parameter(f"weight_ih_l{layer}{sfx}", nn.Parameter(torch.empty(G * H, n_in)))
-                self.register_parameter(f"weight_hh_l{layer}{sfx}", nn.Parameter(torch.empty(G * H, H)))
-                self.register_parameter(f"bias_ih_l{layer}{sfx}", nn.Parameter(torch.empty(G * H)))
-                self.register_parameter(f"bias_hh_l{layer}{sfx}", nn.Parameter(torch.empty(G * H)))
-                self._extra_parameters(layer, sfx)
+                self.register_parameter(f"weight_ih_l{layer}{sfx}", nn.Parameter(torch.empty(G * H, n_in, **factory)))
+                self.register_parameter(f"weight_hh_l{layer}{sfx}", nn.Parameter(torch.empty(G * H, H, **factory)))
+                self.register_parameter(f"bias_ih_l{layer}{sfx}", nn.Parameter(torch.empty(G * H, **factory)))
+                self.register_parameter(f"bias_hh_l{layer}{sfx}", nn.Parameter(torch.empty(G * H, **factory)))
+                self._extra_parameters(layer, sfx, factory)
 
-    def _extra_parameters(self, layer: int, sfx: str) -> None:
-        """Register parameters beyond torch's (none by default)."""
+    def _extra_parameters(self, layer: int, sfx: str, factory: dict) -> None:
+        """Register parameters beyond torch's (none by default), made with the ``factory`` keywords."""
 
     def _suffixes(self) -> list[str]:
         return ["", "_reverse"][: self.num_directions]

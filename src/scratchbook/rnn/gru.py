@@ -51,7 +51,8 @@ class GRU(StackedRecurrent):
     the update h_t = (1 − z) ⊙ n + z ⊙ h_{t−1} are torch's, and so is where the reset gate acts: on
     W_hn h + b_hn, after the matrix product. Cho et al. (2014) apply it before, to h itself:
     n = tanh(W_in x + W_hn (r ⊙ h) + b), which ``reset_after=False`` selects; the parameters are the
-    same, the function differs (it cannot be computed from one product W_hh h per step).
+    same, the function differs (it cannot be computed from one product W_hh h per step). ``device`` and
+    ``dtype`` are torch's factory keywords.
     """
 
     n_gates = 3
@@ -64,8 +65,11 @@ class GRU(StackedRecurrent):
         bidirectional: bool = False,
         batch_first: bool = False,
         reset_after: bool = True,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__(input_size, hidden_size, num_layers, bidirectional, batch_first)
+        super().__init__(input_size, hidden_size, num_layers, bidirectional, batch_first, device=device, dtype=dtype)
         self.reset_after = _check_bool("reset_after", reset_after)
         self.reset_parameters()
 

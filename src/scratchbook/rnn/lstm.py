@@ -240,7 +240,8 @@ class LSTM(StackedRecurrent):
     ``forward(input, hx=None)`` returns ``output, (h_n, c_n)`` with torch's shapes; the input is
     T×B×D (B×T×D with ``batch_first``) or unbatched T×D. ``variant`` picks one of :data:`VARIANTS`;
     "peephole" adds ``weight_peep_l{k}`` (3×H) and "full_gate_recurrence" ``weight_gate_l{k}``
-    (3H×3H) per layer and direction. Dropout between layers and ``proj_size`` are not offered.
+    (3H×3H) per layer and direction. ``device`` and ``dtype`` are torch's factory keywords. Dropout
+    between layers and ``proj_size`` are not offered.
     """
 
     n_gates = 4
@@ -254,17 +255,21 @@ class LSTM(StackedRecurrent):
         bidirectional: bool = False,
         batch_first: bool = False,
         variant: str = "vanilla",
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         self.variant = check_option("variant", variant, VARIANTS)
-        super().__init__(input_size, hidden_size, num_layers, bidirectional, batch_first)
+        super().__init__(input_size, hidden_size, num_layers, bidirectional, batch_first, device=device, dtype=dtype)
         self.reset_parameters()
 
-    def _extra_parameters(self, layer: int, sfx: str) -> None:
+    def _extra_parameters(self, layer: int, sfx: str, factory: dict) -> None:
         H = self.hidden_size
         if self.variant == "peephole":
-            self.register_parameter(f"weight_peep_l{layer}{sfx}", torch.nn.Parameter(torch.empty(3, H)))
+            self.register_parameter(f"weight_peep_l{layer}{sfx}", torch.nn.Parameter(torch.empty(3, H, **factory)))
         if self.variant == "full_gate_recurrence":
-            self.register_parameter(f"weight_gate_l{layer}{sfx}", torch.nn.Parameter(torch.empty(3 * H, 3 * H)))
+            weight_gate = torch.nn.Parameter(torch.empty(3 * H, 3 * H, **factory))
+            self.register_parameter(f"weight_gate_l{layer}{sfx}", weight_gate)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", variant={self.variant!r}"
