@@ -33,9 +33,10 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)  ## create .venv and install the requirements and the package (editable)
 
-lint: $(STAMP)  ## ruff: lint and format check of the package, tests, scripts and notebooks
+lint: $(STAMP)  ## ruff: lint and format check of the package, tests, scripts and notebooks; the dependency policy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/check_requirements.py
 
 book: notebooks  ## execute every notebook (on every core) and build the website into _build/html
 	$(BIN)/jupyter-book build .

@@ -154,16 +154,21 @@ def test_a_named_figure_cell_does_not_end_by_showing_a_value(path):
             assert not (last.startswith("glue(") and not last.endswith(";")), f"end with ';': {last[:60]}"
 
 
-def test_requirements_have_upper_bounds():
-    """Every dependency, declared once in pyproject.toml, has an upper bound; requirements.txt only pins."""
-    import tomllib
-
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
-    pins = [ln.split("#")[0].strip() for ln in (ROOT / "requirements.txt").read_text().splitlines()]
-    for requirement in declared + [p for p in pins if p]:
-        assert "==" in requirement or "<" in requirement, f"requirement without an upper bound: {requirement}"
-    assert all("==" in p for p in pins if p), "requirements.txt holds exact pins only; ranges go in pyproject.toml"
+def test_dependency_policy_check_of_make_lint_accepts_the_project_and_names_each_breach():
+    """scripts/check_requirements.py (run by ``make lint``): upper bounds in pyproject.toml, exact pins only."""
+    spec = importlib.util.spec_from_file_location("check_requirements", ROOT / "scripts" / "check_requirements.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    assert check.main() == 0
+    pyproject = (
+        '[project]\ndependencies = ["numpy>=1.26,<3", "scipy>=1.11"]\n'
+        '[project.optional-dependencies]\nbook = ["nbval"]\n'
+    )
+    assert check.policy_problems(pyproject, "torch==2.13.0  # pinned\nmatplotlib>=3.8\n") == [
+        "no upper bound: scipy>=1.11",
+        "no upper bound: nbval",
+        "requirements.txt holds exact pins only (ranges go in pyproject.toml): matplotlib>=3.8",
+    ]
 
 
 def test_api_reference_lists_every_public_module():
