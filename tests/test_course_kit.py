@@ -109,7 +109,9 @@ def test_student_versions_carry_the_data_the_chapters_load(tmp_path):
 
 
 def test_toc_entries_match_sphinx_external_toc_on_the_book():
-    """The book's own _toc.yml read by the parser Jupyter Book uses: the same pages, in the same order."""
+    """The book's own _toc.yml read by the parser Jupyter Book uses: the same pages, in the same order (a glob,
+    such as the generated pages of the package reference, names no page of its own)."""
+    from sphinx_external_toc.api import GlobItem
     from sphinx_external_toc.parsing import parse_toc_yaml
 
     from scratchbook.book import toc_entries
@@ -121,7 +123,8 @@ def test_toc_entries_match_sphinx_external_toc_on_the_book():
         expected.append((doc, caption))
         for subtree in site[doc].subtrees:
             for item in subtree.items:
-                walk(item, subtree.caption if doc == site.root.docname else caption)
+                if not isinstance(item, GlobItem):
+                    walk(item, subtree.caption if doc == site.root.docname else caption)
 
     walk(site.root.docname, None)
     assert toc_entries(ROOT / "_toc.yml") == expected
