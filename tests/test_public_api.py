@@ -53,8 +53,8 @@ def test_every_subpackage_has_an_all_without_duplicates():
         assert len(names) == len(set(names)), [n for n in names if names.count(n) > 1]
 
 
-def _all_statements(package: str) -> list[ast.stmt]:
-    tree = ast.parse(inspect.getsource(importlib.import_module(package)))
+def _all_statements(module: str) -> list[ast.stmt]:
+    tree = ast.parse(inspect.getsource(importlib.import_module(module)))
     targets = {
         ast.Assign: lambda s: s.targets,
         ast.AnnAssign: lambda s: [s.target],
@@ -86,6 +86,41 @@ def test_init_declares_all_once_as_a_sorted_literal(package):
     assert isinstance(statement.value, ast.List), f"{package}: __all__ is not a list literal"
     names = [ast.literal_eval(element) for element in statement.value.elts]
     assert names == sorted(names, key=_ruff_order), f"{package}: __all__ is not sorted (ruff check --select RUF022)"
+
+
+def _modules() -> list[str]:
+    """Every module of the package, the subpackages' ``__init__`` aside (the test above holds those)."""
+    import pkgutil
+
+    return [
+        f"{package}.{info.name}"
+        for package in ["scratchbook", *SUBPACKAGES]
+        for info in pkgutil.iter_modules(importlib.import_module(package).__path__)
+        if not info.ispkg
+    ]
+
+
+# The answer checks of two parts still extend their list chapter by chapter; their branch merges it.
+MODULES_NOT_YET_ONE_LITERAL = {"scratchbook.metric.checks", "scratchbook.latent.checks"}
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        pytest.param(m, marks=pytest.mark.xfail(strict=True, reason="__all__ built with +="))
+        if m in MODULES_NOT_YET_ONE_LITERAL
+        else m
+        for m in _modules()
+    ],
+)
+def test_module_declares_all_once_as_a_literal(module):
+    """A module that has an ``__all__`` declares it in one list literal (its order is the module's own)."""
+    statements = _all_statements(module)
+    if not statements:
+        assert module.rsplit(".", 1)[1].startswith("_"), f"{module} is public and has no __all__"
+        return
+    (statement,) = statements
+    assert not isinstance(statement, ast.AugAssign) and isinstance(statement.value, ast.List), module
 
 
 @pytest.mark.parametrize("package, name", list(_exports()))

@@ -6,7 +6,27 @@ import numpy as np
 
 from scratchbook.book import call_or_none, report_check
 
-__all__: list[str] = []
+__all__ = [
+    # chapter 1: backpropagation through time
+    "check_input_gradient",
+    # chapter 2: vanishing and exploding gradients
+    "check_jacobian_product",
+    "check_clip_grad_norm",
+    # chapter 3: remedies without gates
+    "check_reservoir_step",
+    # chapters 4 and 5: LSTM and GRU
+    "check_lstm_step",
+    "check_gru_step",
+    "check_peephole_jacobian",
+    "lstm_bptt_references",
+    "check_lstm_bptt",
+    # chapter 6: bidirectional networks
+    "check_bidirectional",
+    # chapter 7: language models and generation
+    "check_next_char_probs",
+    # chapter 8: ELMo
+    "check_scalar_mix",
+]
 
 
 def _small_sequence(seed: int = 0, T: int = 6, D: int = 3, H: int = 4, O: int = 2):
@@ -49,9 +69,6 @@ def check_input_gradient(fn) -> bool:
         atol=1e-10,
         hint="∂L/∂x_t = W_ihᵀ ε_t, with ε_t = (1 − h_t²) ⊙ δ_t from the backward recursion.",
     )
-
-
-__all__ += ["check_input_gradient"]
 
 
 # --- Chapter 2: vanishing and exploding gradients -----------------------------------------------
@@ -105,9 +122,6 @@ def check_clip_grad_norm(fn) -> bool:
                 hint="One norm for all arrays together; scale every array by the same factor min(1, max_norm / norm).",
             )
     return bool(ok)
-
-
-__all__ += ["check_jacobian_product", "check_clip_grad_norm"]
 
 
 # --- Chapters 4 and 5: LSTM and GRU -------------------------------------------------------------
@@ -174,9 +188,6 @@ def check_gru_step(fn) -> bool:
     )
 
 
-__all__ += ["check_lstm_step", "check_gru_step"]
-
-
 def _peephole_problem(seed: int = 5, D: int = 2, H: int = 4):
     """Random float64 peephole-LSTM weights, an input x_t, a cell c_{t-1} and a_o (NumPy arrays)."""
     rng = np.random.default_rng(seed)
@@ -229,9 +240,6 @@ def check_peephole_jacobian(fn) -> bool:
         hint="c_{t-1} reaches c_t directly, through the peepholes of i and f, and through h_{t-1}, "
         "which depends on it through tanh(c_{t-1}) and through the output gate's peephole p_o.",
     )
-
-
-__all__ += ["check_peephole_jacobian"]
 
 
 _BPTT_NAMES = ("x", "h0", "c0", "weight_ih", "weight_hh", "bias")
@@ -332,9 +340,6 @@ def check_lstm_bptt(fn) -> bool:
     return bool(ok)
 
 
-__all__ += ["lstm_bptt_references", "check_lstm_bptt"]
-
-
 # --- Chapter 3: remedies without gates ----------------------------------------------------------
 
 
@@ -362,9 +367,6 @@ def check_reservoir_step(fn) -> bool:
             hint="Mix the old state and the new tanh: (1 − α) x_{t−1} + α tanh(W_in u_t + W_res x_{t−1} + b).",
         )
     return bool(ok)
-
-
-__all__ += ["check_reservoir_step"]
 
 
 # --- Chapter 6: bidirectional networks ----------------------------------------------------------
@@ -407,10 +409,7 @@ def check_bidirectional(fn) -> bool:
     )
 
 
-__all__ += ["check_bidirectional"]
-
-
-# --- Chapter 7: ELMo ------------------------------------------------------------------------------
+# --- Chapter 8: ELMo ------------------------------------------------------------------------------
 
 
 def check_scalar_mix(fn) -> bool:
@@ -445,9 +444,6 @@ def check_scalar_mix(fn) -> bool:
     )
 
 
-__all__ += ["check_scalar_mix"]
-
-
 # --- Chapter 7: language models and generation ----------------------------------------------------
 
 
@@ -477,6 +473,3 @@ def check_next_char_probs(fn) -> bool:
             "largest to -inf first, so the kept ones sum to 1.",
         )
     return bool(ok)
-
-
-__all__ += ["check_next_char_probs"]
