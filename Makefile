@@ -114,7 +114,7 @@ lab: $(STAMP)  ## JupyterLab on the chapters
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "jupyterlab>=4,<5"
 	$(BIN)/jupyter lab chapters
 
-clean:  ## remove the built book, caches and the virtual environment
-	rm -rf _build .pytest_cache $(VENV) src/*.egg-info
+clean:  ## remove the built book (with the reference pages autosummary writes into api/), caches and the virtual environment
+	rm -rf _build api .pytest_cache $(VENV) src/*.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 	find . -name .ipynb_checkpoints -type d -prune -exec rm -rf {} +
