@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from scratchbook._validation import check_int, check_option, check_real
-from scratchbook.training import fit
-from scratchbook.utils import get_device, torch_threads
+from scratchbook.training import fit, resolve_device
+from scratchbook.utils import torch_threads
 
 __all__ = [
     "MINING",
@@ -245,14 +245,16 @@ def train_embedding(
     random_state: int = 0,
     progress: bool = True,
     num_threads: int | None = 1,
+    device: str | torch.device | None = None,
     **loss_kwargs,
 ) -> np.ndarray:
     """Train ``model`` with Adam on P×K batches of (X, y) and the triplet or contrastive loss.
 
     ``loss_kwargs`` go to :func:`triplet_loss` (e.g. ``mining``, ``margin``) or
-    :func:`contrastive_loss`. The model is moved to :func:`scratchbook.utils.get_device`. Returns the
-    loss of every step. ``progress`` shows a tqdm bar. Small networks train fastest on the CPU with
-    ``num_threads=1``; the previous setting is restored (``None`` leaves it alone).
+    :func:`contrastive_loss`. The model is moved to ``device`` (default
+    :func:`scratchbook.utils.get_device`). Returns the loss of every step. ``progress`` shows a tqdm
+    bar. Small networks train fastest on the CPU with ``num_threads=1``; the previous setting is
+    restored (``None`` leaves it alone).
     """
     check_option("loss", loss, ("triplet", "contrastive"))
     steps = check_int("steps", steps, low=1)
@@ -261,7 +263,7 @@ def train_embedding(
     if X.ndim != 2 or len(X) != len(y):
         raise ValueError(f"X must be 2-D with one row per label in y, got X {X.shape} and y {y.shape}")
     check_int("n_classes", n_classes, low=2, high=len(np.unique(y)))
-    device = get_device()
+    device = resolve_device(device)
     Xt, yt = torch.as_tensor(X, device=device), torch.as_tensor(y, device=device)
     fn = triplet_loss if loss == "triplet" else contrastive_loss
     if loss == "triplet":  # random and distance-weighted mining draw from this generator
@@ -345,14 +347,15 @@ def train_prototypical(
     random_state: int = 0,
     progress: bool = True,
     num_threads: int | None = 1,
+    device: str | torch.device | None = None,
 ) -> np.ndarray:
-    """Episodic training of a prototypical network with Adam; returns the loss of every episode."""
+    """Episodic training of a prototypical network with Adam on ``device``; returns the loss of every episode."""
     episodes = check_int("episodes", episodes, low=1)
     X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
     check_int("n_way", n_way, low=2, high=len(np.unique(y)))
     check_int("n_shot", n_shot, low=1)
     check_int("n_query", n_query, low=1)
-    device = get_device()
+    device = resolve_device(device)
     Xt, yt = torch.as_tensor(X, device=device), torch.as_tensor(y, device=device)
     n_support = n_way * n_shot
 
