@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from scratchbook._validation import check_int, check_option, check_real
+from scratchbook._validation import check_array, check_int, check_option, check_real
 from scratchbook.training import fit, resolve_device
 from scratchbook.utils import torch_threads
 
@@ -32,6 +32,7 @@ __all__ = [
     "sample_episode",
     "train_prototypical",
     "few_shot_accuracy",
+    "episode_accuracy",
 ]
 
 MINING = ("batch_all", "batch_hard", "semi_hard", "easy_positive", "distance_weighted", "random")
@@ -394,15 +395,49 @@ def few_shot_accuracy(
 ) -> np.ndarray:
     """Query accuracy of nearest-prototype classification on ``episodes`` random episodes drawn from (X, y).
 
-    ``model=None`` classifies the raw features X: nearest class mean in the input space.
+    :func:`episode_accuracy` of the model's embeddings of X; ``model=None`` classifies the raw
+    features X: nearest class mean in the input space.
     """
-    rng = np.random.default_rng(random_state)
+    if model is not None:
+        with torch_threads(num_threads):
+            X = embed(model, X)
+    return episode_accuracy(X, y, n_way, n_shot, n_query, episodes, random_state)
+
+
+def episode_accuracy(
+    Z: np.ndarray,
+    y: np.ndarray,
+    n_way: int,
+    n_shot: int,
+    n_query: int = 10,
+    episodes: int = 200,
+    random_state: int = 0,
+    rule: str = "prototype",
+) -> np.ndarray:
+    """Query accuracy of each of ``episodes`` random episodes (:func:`sample_episode`) on the rows of ``Z``.
+
+    ``rule="prototype"``: the nearest class mean of the support set (squared Euclidean, Eq. deep-proto),
+    a tie going to the smaller label; ``"nearest_neighbour"``: the label of the nearest support
+    example. All episodes are drawn first and classified at once, in NumPy.
+    """
+    check_option("rule", rule, ("prototype", "nearest_neighbour"))
+    Z = check_array("Z", Z, ndim=2)
     y = np.asarray(y)
-    accs = []
-    with torch_threads(num_threads):
-        Z = torch.as_tensor(np.asarray(X, dtype=np.float32) if model is None else embed(model, X))
-        for _ in range(check_int("episodes", episodes, low=1)):
-            s, q = sample_episode(y, n_way, n_shot, n_query, rng)
-            _, acc = prototypical_loss(Z[s], torch.as_tensor(y[s]), Z[q], torch.as_tensor(y[q]))
-            accs.append(acc.item())
-    return np.array(accs)
+    if y.shape != (len(Z),):
+        raise ValueError(f"y must have shape ({len(Z)},) to match Z, got {y.shape}")
+    episodes = check_int("episodes", episodes, low=1)
+    rng = np.random.default_rng(random_state)
+    draws = [sample_episode(y, n_way, n_shot, n_query, rng) for _ in range(episodes)]
+    support = np.stack([s for s, _ in draws])  # (E, n_way·n_shot), class by class
+    query = np.stack([q for _, q in draws])  # (E, n_way·n_query)
+    S, Q = Z[support], Z[query]
+    if rule == "prototype":
+        support_labels = y[support[:, ::n_shot]]
+        order = np.argsort(support_labels, axis=1, kind="stable")  # classes sorted, as prototypes() sorts them
+        S = np.take_along_axis(S.reshape(episodes, n_way, n_shot, -1).mean(axis=2), order[:, :, None], axis=1)
+        support_labels = np.take_along_axis(support_labels, order, axis=1)
+    else:
+        support_labels = y[support]
+    d = (Q**2).sum(-1)[:, :, None] - 2 * Q @ S.transpose(0, 2, 1) + (S**2).sum(-1)[:, None, :]
+    predicted = np.take_along_axis(support_labels, d.argmin(axis=2), axis=1)
+    return (predicted == y[query]).mean(axis=1)
