@@ -86,7 +86,7 @@ def _prototype_accuracy(X, y, n_way, n_shot, n_query, episodes, random_state):
 def test_episode_accuracy_matches_sklearn_and_prototypical_loss_on_the_same_episodes(glyphs):
     from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 
-    from scratchbook.metric.deep import EmbeddingNet, embed, episode_accuracy, few_shot_accuracy, sample_episode
+    from scratchbook.metric.deep import episode_accuracy, sample_episode
 
     X, y = glyphs.data.astype(np.float64), glyphs.target
     nn = episode_accuracy(X, y, 5, 2, n_query=3, episodes=20, random_state=4, rule="nearest_neighbour")
@@ -106,13 +106,6 @@ def test_episode_accuracy_matches_sklearn_and_prototypical_loss_on_the_same_epis
     np.testing.assert_array_equal(
         episode_accuracy(grid, labels, 4, 1, n_query=3, episodes=50, random_state=1),
         _prototype_accuracy(grid, labels, 4, 1, n_query=3, episodes=50, random_state=1),
-    )
-    # few_shot_accuracy is episode_accuracy of the embeddings
-    torch.manual_seed(0)
-    net = EmbeddingNet(X.shape[1], 8, 4)
-    np.testing.assert_array_equal(
-        few_shot_accuracy(net, X, y, 5, 2, n_query=3, episodes=10, random_state=3),
-        episode_accuracy(embed(net, X), y, 5, 2, n_query=3, episodes=10, random_state=3),
     )
     # at one shot the two rules agree
     np.testing.assert_allclose(

@@ -13,7 +13,6 @@ from torch import nn
 
 from scratchbook._validation import check_array, check_int, check_option, check_real
 from scratchbook.training import fit, resolve_device
-from scratchbook.utils import torch_threads
 
 __all__ = [
     "MINING",
@@ -31,7 +30,6 @@ __all__ = [
     "prototypical_loss",
     "sample_episode",
     "train_prototypical",
-    "few_shot_accuracy",
     "episode_accuracy",
 ]
 
@@ -380,28 +378,6 @@ def train_prototypical(
         device=device,
         desc="episodes",
     )
-
-
-def few_shot_accuracy(
-    model: nn.Module | None,
-    X: np.ndarray,
-    y: np.ndarray,
-    n_way: int,
-    n_shot: int,
-    n_query: int = 10,
-    episodes: int = 200,
-    random_state: int = 0,
-    num_threads: int | None = 1,
-) -> np.ndarray:
-    """Query accuracy of nearest-prototype classification on ``episodes`` random episodes drawn from (X, y).
-
-    :func:`episode_accuracy` of the model's embeddings of X; ``model=None`` classifies the raw
-    features X: nearest class mean in the input space.
-    """
-    if model is not None:
-        with torch_threads(num_threads):
-            X = embed(model, X)
-    return episode_accuracy(X, y, n_way, n_shot, n_query, episodes, random_state)
 
 
 def episode_accuracy(

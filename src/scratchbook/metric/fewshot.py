@@ -26,7 +26,7 @@ __all__ = [
     "episode_batches",
     "episodic_prototypical_loss",
     "pk_batches",
-    "episode_accuracy",  # defined next to few_shot_accuracy in scratchbook.metric.deep
+    "episode_accuracy",  # defined in scratchbook.metric.deep, with the prototypes it classifies by
     "METHODS",
     "TRAINING",
     "train_fewshot",
