@@ -10,8 +10,8 @@ Every trainer of the package (each public ``train_*`` function) keeps two rules.
 Device
     It takes ``device=None`` and passes it to :func:`fit`: ``None`` means
     :func:`scratchbook.utils.get_device` (CUDA when available, else the CPU), the model is moved
-    there, and whatever the trainer builds itself (a readout, a probe, the network) is built on that
-    device. :func:`resolve_device` is this rule, for the trainers that need the device before
+    there, and whatever the trainer builds itself (a readout, a probe, the network) is built on, or
+    moved to, that device. :func:`resolve_device` is this rule, for the trainers that need the device before
     :func:`fit` runs.
 Return
     A trainer given a model trains it in place and returns the loss of every step, the NumPy array
