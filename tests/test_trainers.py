@@ -3,7 +3,8 @@
 Device: a ``device=None`` keyword that the trainer uses (a device torch does not know is an error) and
 that leaves the trained parameters there. Return: the loss history (an ndarray, one entry per step),
 ``(network, history)`` for a trainer that builds its network, a frozen dataclass with a ``history``
-field, or, for a trainer of several networks, a dict of those.
+field, or, for a trainer of several networks, a dict of those. On a GPU (marked ``cuda``, as in
+tests/test_cuda.py, and skipped without one) each trainer also leaves its parameters there.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import os
 import pkgutil
 import re
 
@@ -167,3 +169,15 @@ def test_device_cpu_trains_on_the_cpu_and_returns_the_history(name):
 def test_the_device_argument_is_used(name):
     with pytest.raises(RuntimeError, match="device"):
         _run(name, device="no-such-device")
+
+
+GPU = os.environ.get("SCRATCHBOOK_TEST_DEVICE", "cuda")  # "cpu": a dry run of the test code, as in test_cuda.py
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(GPU == "cuda" and not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("name", sorted(TRAINERS))
+def test_device_cuda_trains_on_the_gpu(name):
+    result, modules = _run(name, device=GPU)
+    assert all(np.isfinite(history).all() for history in _histories(result))
+    assert all(p.device.type == torch.device(GPU).type for m in modules for p in m.parameters())
