@@ -82,7 +82,7 @@ from scratchbook.rnn.lstm import VARIANTS as LSTM_VARIANTS
 from scratchbook.rnn.optim import adam_step, gradient_step
 from scratchbook.rnn.remedies import LeakyRNN, identity_init, input_sensitivity
 from scratchbook.rnn.tasks import adding_problem, future_token, mackey_glass, temporal_xor
-from scratchbook.rnn.training import train_adding, train_tagging
+from scratchbook.rnn.training import AddingResult, TaggingResult, train_adding, train_tagging
 
 __all__: list[str] = [
     "PARAM_NAMES",
@@ -122,6 +122,8 @@ __all__: list[str] = [
     "adding_problem",
     "train_adding",
     "train_tagging",
+    "AddingResult",
+    "TaggingResult",
     "LeakyRNN",
     "identity_init",
     "input_sensitivity",
