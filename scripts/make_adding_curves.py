@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from scratchbook.rnn import GRU, LSTM, LeakyRNN, identity_init, train_adding
+from scratchbook.rnn import GRU, LSTM, AddingResult, LeakyRNN, identity_init, train_adding
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ MODELS = {
 }
 
 
-def run(name: str, lr: float, seed: int, args: argparse.Namespace) -> dict:
+def run(name: str, lr: float, seed: int, args: argparse.Namespace) -> AddingResult:
     """One training run of model ``name`` at learning rate ``lr`` from ``seed`` (weights and data)."""
     torch.manual_seed(seed)
     return train_adding(
@@ -52,6 +52,7 @@ def run(name: str, lr: float, seed: int, args: argparse.Namespace) -> dict:
         num_threads=1,
         clip_norm=args.clip,
         eval_every=args.eval_every,
+        device="cpu",  # the stored curves were made on the CPU
     )
 
 
@@ -102,9 +103,9 @@ def main() -> None:
         for lr in args.lrs:
             start = time.perf_counter()
             result = run(name, lr, args.select_seed, args)
-            scores[lr] = score(result["test_curve"])
+            scores[lr] = score(result.test_curve)
             settings["seconds"][f"{name}, validation, lr={lr:g}"] = round(time.perf_counter() - start, 1)
-            arrays[f"{name}|validation|{lr:g}"] = result["test_curve"].astype(np.float32)
+            arrays[f"{name}|validation|{lr:g}"] = result.test_curve.astype(np.float32)
             print(f"{name:8s} lr {lr:g}: validation score {scores[lr]:.4f}", flush=True)
         best = min(scores, key=scores.get)
         settings["models"][name] = {"lr": best, "validation_scores": {f"{lr:g}": s for lr, s in scores.items()}}
@@ -112,9 +113,9 @@ def main() -> None:
             start = time.perf_counter()
             result = run(name, best, seed, args)
             settings["seconds"][f"{name}, seed={seed}"] = round(time.perf_counter() - start, 1)
-            arrays[f"{name}|{seed}"] = result["test_curve"].astype(np.float32)
-            arrays["steps"] = result["eval_steps"].astype(np.int32)
-            print(f"{name:8s} lr {best:g} seed {seed}: final test MSE {result['test_curve'][-1]:.4f}", flush=True)
+            arrays[f"{name}|{seed}"] = result.test_curve.astype(np.float32)
+            arrays["steps"] = result.eval_steps.astype(np.int32)
+            print(f"{name:8s} lr {best:g} seed {seed}: final test MSE {result.test_curve[-1]:.4f}", flush=True)
         settings["total_seconds"] = round(time.perf_counter() - start_all, 1)
         settings["total_cpu_seconds"] = round(time.process_time() - cpu_all, 1)  # one thread: the cost on one core
         args.out.parent.mkdir(parents=True, exist_ok=True)

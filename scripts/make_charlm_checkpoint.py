@@ -61,7 +61,7 @@ def main() -> None:
         args.device
     )
     start = time.perf_counter()
-    result = train_charlm(
+    history = train_charlm(
         model,
         train_ids,
         steps=args.steps,
@@ -94,7 +94,7 @@ def main() -> None:
         "heldout_chars": len(heldout_ids),
         "epochs": round(args.steps * args.batch_size * args.length / len(train_ids), 2),
         "heldout_perplexity": ppl,
-        "history": [round(x, 4) for x in result["history"].tolist()],
+        "history": [round(x, 4) for x in history.tolist()],
     }
     save_charlm(model, vocab, args.out, info=info)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")

@@ -65,7 +65,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     model = BiLM(len(vocab), embedding_dim=args.dim, dropout=args.dropout, lstm=torch.nn.LSTM)
     start = time.perf_counter()
-    result = train_bilm(
+    history = train_bilm(
         model,
         train_ids,
         steps=args.steps,
@@ -75,6 +75,7 @@ def main() -> None:
         random_state=args.seed,
         num_threads=1,
         progress=True,
+        device="cpu",  # the stored checkpoint was made on the CPU
     )
     seconds = time.perf_counter() - start
     ppl_f, ppl_b = perplexities(model, heldout_ids)
@@ -101,7 +102,7 @@ def main() -> None:
         "heldout_perplexity_backward": ppl_b,
         "heldout_perplexity_unigram": unigram,
         "heldout_topics": sorted(pydoc_topics("heldout")),
-        "history": [round(x, 4) for x in result["history"].tolist()],
+        "history": [round(x, 4) for x in history.tolist()],
     }
     save_bilm(model, vocab, args.out, info=info)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")

@@ -40,7 +40,7 @@ def main() -> None:
     heldout_ids, _ = quote_stream(pydoc_topics("heldout"), vocab)
     features = probe_features(bilm, probe_ids, heldout_ids)
     start = time.perf_counter()
-    trained = train_probes(features, probe_labels, **PROBE)
+    trained = train_probes(features, probe_labels, **PROBE, device="cpu")  # the stored probes were made on the CPU
     seconds = time.perf_counter() - start
     # no time or absolute path in the file, so that a rerun on the same machine writes the same file
     info = {

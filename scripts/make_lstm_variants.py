@@ -44,11 +44,17 @@ def main() -> None:
             torch.manual_seed(seed)  # the same initial weights for every variant
             model = LSTM(2, args.hidden, variant=variant)
             result = train_adding(
-                model, args.length, steps=args.steps, batch_size=args.batch_size, lr=args.lr, random_state=seed
+                model,
+                args.length,
+                steps=args.steps,
+                batch_size=args.batch_size,
+                lr=args.lr,
+                random_state=seed,
+                device="cpu",  # the stored runs were made on the CPU
             )
-            arrays[f"{variant}|{seed}|history"] = result["history"].astype(np.float32)
-            arrays[f"{variant}|{seed}|test_mse"] = np.float64(result["test_mse"])
-            print(f"seed {seed} {variant:22s} test MSE {result['test_mse']:.4f}", flush=True)
+            arrays[f"{variant}|{seed}|history"] = result.history.astype(np.float32)
+            arrays[f"{variant}|{seed}|test_mse"] = np.float64(result.test_mse)
+            print(f"seed {seed} {variant:22s} test MSE {result.test_mse:.4f}", flush=True)
     settings = {
         "command": shlex.join(["python", "scripts/make_lstm_variants.py", *sys.argv[1:]]),
         "seeds": args.seeds,

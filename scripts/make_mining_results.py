@@ -75,9 +75,9 @@ def main() -> None:
     }
     for mining in [] if args.circle_only else STRATEGIES:
         for seed in range(args.seeds):
-            net = train_triplet_net(X_train, y_train, mining, seed)
+            net, _ = train_triplet_net(X_train, y_train, mining, seed)
             result["seen"][mining].append(mining_scores(net, X_train, y_train, X_test, y_test)["knn5"])
-            net = train_triplet_net(X_train[seen], y_train[seen], mining, seed)
+            net, _ = train_triplet_net(X_train[seen], y_train[seen], mining, seed)
             scores = mining_scores(
                 net, X_train[seen], y_train[seen], X_test[~unseen], y_test[~unseen], X_test[unseen], y_test[unseen]
             )
@@ -89,9 +89,8 @@ def main() -> None:
         print(f"-> {args.out}")
     circle = {}
     for mining, margin in CIRCLE_NETS:
-        circle[f"{mining}, margin {margin}"] = train_triplet_net(
-            X_train, y_train, mining, 0, out=2, margin=margin
-        ).state_dict()
+        net, _ = train_triplet_net(X_train, y_train, mining, 0, out=2, margin=margin)
+        circle[f"{mining}, margin {margin}"] = net.state_dict()
     torch.save(circle, args.out.parent / "circle_nets.pt")
     print(f"-> {args.out.parent / 'circle_nets.pt'} ({time.perf_counter() - start:.0f} s)")
 

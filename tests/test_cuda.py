@@ -74,7 +74,7 @@ def test_elmo_bilm_matches_the_cpu_and_trains_on_the_device():
         torch.testing.assert_close(gpu.layers(tokens.to(DEVICE)).cpu(), cpu.layers(tokens), rtol=0, atol=TOL)
     model = BiLM(50, embedding_dim=16).to(DEVICE)
     stream = np.arange(2000) % 50  # a text that repeats itself: quick to learn
-    history = train_bilm(model, stream, steps=30, lr=3e-2, batch_size=8, length=16, progress=False)["history"]
+    history = train_bilm(model, stream, steps=30, lr=3e-2, batch_size=8, length=16, progress=False)
     assert _falls(history) and _on_device(model)
 
 
@@ -83,7 +83,7 @@ def test_adding_problem_trains_on_the_device():
     from scratchbook.rnn.training import train_adding
 
     model = LSTM(2, 16).to(DEVICE)
-    history = train_adding(model, length=20, steps=30, random_state=0, progress=False)["history"]
+    history = train_adding(model, length=20, steps=30, random_state=0, progress=False).history
     assert _falls(history) and _on_device(model)
 
 

@@ -71,11 +71,22 @@ def test_fit_with_episodes_lowers_the_loss(glyphs):
     assert history[-10:].mean() < 0.7 * history[:10].mean()
 
 
-def test_episode_accuracy_matches_sklearn_and_few_shot_accuracy_on_the_same_episodes(glyphs):
+def _prototype_accuracy(X, y, n_way, n_shot, n_query, episodes, random_state):
+    """The oracle: each episode's query accuracy by prototypical_loss, in float64 torch, one episode at a time."""
+    from scratchbook.metric.deep import sample_episode
+
+    rng, accs = np.random.default_rng(random_state), []
+    for _ in range(episodes):
+        s, q = sample_episode(y, n_way, n_shot, n_query, rng)
+        Xs, Xq, ys, yq = (torch.as_tensor(a) for a in (X[s], X[q], y[s], y[q]))
+        accs.append(prototypical_loss(Xs, ys, Xq, yq)[1].item())
+    return np.array(accs)
+
+
+def test_episode_accuracy_matches_sklearn_and_prototypical_loss_on_the_same_episodes(glyphs):
     from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 
-    from scratchbook.metric.deep import few_shot_accuracy, sample_episode
-    from scratchbook.metric.fewshot import episode_accuracy
+    from scratchbook.metric.deep import episode_accuracy, sample_episode
 
     X, y = glyphs.data.astype(np.float64), glyphs.target
     nn = episode_accuracy(X, y, 5, 2, n_query=3, episodes=20, random_state=4, rule="nearest_neighbour")
@@ -87,9 +98,15 @@ def test_episode_accuracy_matches_sklearn_and_few_shot_accuracy_on_the_same_epis
         assert acc_nn == pytest.approx((knn.predict(X[q]) == y[q]).mean())
         centroid = NearestCentroid().fit(X[s], y[s])
         assert acc_mean == pytest.approx((centroid.predict(X[q]) == y[q]).mean())
-    # the prototype rule is few_shot_accuracy's, episode by episode
-    proto = few_shot_accuracy(None, X, y, 5, 3, n_query=3, episodes=20, random_state=2)
-    np.testing.assert_allclose(episode_accuracy(X, y, 5, 3, n_query=3, episodes=20, random_state=2), proto, atol=1e-6)
+    # the prototype rule is prototypical_loss's (torch, chapter 2.4), episode by episode
+    proto = _prototype_accuracy(X, y, 5, 3, n_query=3, episodes=20, random_state=2)
+    np.testing.assert_allclose(episode_accuracy(X, y, 5, 3, n_query=3, episodes=20, random_state=2), proto, atol=1e-12)
+    # also where distances tie (small integer features): a tie goes to the smaller label, as prototypes() sorts
+    grid, labels = np.random.default_rng(0).integers(0, 3, size=(40, 2)).astype(float), np.repeat(np.arange(4), 10)
+    np.testing.assert_array_equal(
+        episode_accuracy(grid, labels, 4, 1, n_query=3, episodes=50, random_state=1),
+        _prototype_accuracy(grid, labels, 4, 1, n_query=3, episodes=50, random_state=1),
+    )
     # at one shot the two rules agree
     np.testing.assert_allclose(
         episode_accuracy(X, y, 5, 1, episodes=10, n_query=3, rule="nearest_neighbour"),

@@ -51,9 +51,9 @@ def test_train_tagging_lowers_the_loss_on_an_easy_case():
         lr=3e-2,
         progress=False,
     )
-    h = result["history"]
+    h = result.history
     assert h[-10:].mean() < 0.5 * h[:10].mean()  # copying the current symbol is easy
-    assert result["test_acc"] > 0.95 and result["test_accuracy"].shape == (6,)
+    assert result.test_acc > 0.95 and result.test_accuracy.shape == (6,)
 
 
 def test_train_tagging_needs_both_directions_to_look_ahead():
@@ -64,16 +64,16 @@ def test_train_tagging_needs_both_directions_to_look_ahead():
     uni = train_tagging(GRU(2, 8), make, steps=80, lr=3e-2, progress=False)
     torch.manual_seed(0)
     bi = train_tagging(GRU(2, 8, bidirectional=True), make, steps=80, lr=3e-2, progress=False)
-    assert abs(uni["test_acc"] - 0.5) < 0.06  # chance: the future is not seen
-    assert bi["test_acc"] > 0.9
-    assert np.isnan(bi["test_accuracy"][-2:]).all()  # unlabelled positions
+    assert abs(uni.test_acc - 0.5) < 0.06  # chance: the future is not seen
+    assert bi.test_acc > 0.9
+    assert np.isnan(bi.test_accuracy[-2:]).all()  # unlabelled positions
 
 
 def test_train_adding_curve_and_clipping():
     torch.manual_seed(0)
     result = train_adding(GRU(2, 8), length=5, steps=40, lr=2e-2, eval_every=20, clip_norm=1.0, n_test=100)
-    np.testing.assert_array_equal(result["eval_steps"], [0, 20, 40])
-    assert result["test_curve"].shape == (3,) and result["test_curve"][-1] < result["test_curve"][0]
+    np.testing.assert_array_equal(result.eval_steps, [0, 20, 40])
+    assert result.test_curve.shape == (3,) and result.test_curve[-1] < result.test_curve[0]
 
 
 def test_bad_input_names_the_argument():

@@ -273,10 +273,9 @@ def test_train_bilm_equals_a_plain_adam_loop():
     model = BiLM(V, 5, dropout=0.0)
     reference = BiLM(V, 5, dropout=0.0)
     reference.load_state_dict(model.state_dict())
-    result = train_bilm(
+    history = train_bilm(
         model, ids, steps=6, batch_size=3, length=7, lr=1e-2, clip_norm=0.5, random_state=2, progress=False
     )
-    history = result["history"]
     rng = np.random.default_rng(2)
     opt = torch.optim.Adam(reference.parameters(), lr=1e-2)
     expected = []

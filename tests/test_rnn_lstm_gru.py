@@ -225,7 +225,7 @@ def test_adding_problem_and_training_reduce_the_error():
     np.testing.assert_allclose((x[:, :, 0] * x[:, :, 1]).sum(axis=0), y[:, 0])
     torch.manual_seed(0)
     result = train_adding(GRU(2, 8), length=5, steps=150, lr=2e-2)
-    assert result["test_mse"] < 0.5 / 6  # well below predicting the mean (1/6)
+    assert result.test_mse < 0.5 / 6  # well below predicting the mean (1/6)
 
 
 def test_checkers_accept_the_right_answer_and_reject_a_wrong_one(capsys):

@@ -4,6 +4,23 @@ Every trainer of the book is this loop with its own loss: cross-entropy, distill
 a triplet loss on P×K batches, the adding problem's squared error. What a method adds is a loss
 closure, a source of batches, or a ``callback`` run after each step; the loop itself knows nothing of
 any one method.
+
+Every trainer of the package (each public ``train_*`` function) keeps two rules.
+
+Device
+    It takes ``device=None`` and passes it to :func:`fit`: ``None`` means
+    :func:`scratchbook.utils.get_device` (CUDA when available, else the CPU), the model is moved
+    there, and whatever the trainer builds itself (a readout, a probe, the network) is built on, or
+    moved to, that device. :func:`resolve_device` is this rule, for the trainers that need the device before
+    :func:`fit` runs.
+Return
+    A trainer given a model trains it in place and returns the loss of every step, the NumPy array
+    :func:`fit` returns. A trainer that builds its own network returns ``(network, history)``. A
+    trainer that also measures something no later call could (a test error drawn from the training
+    stream, a learning curve recorded during training) returns a small frozen dataclass instead,
+    whose ``history`` field is that array and whose other fields are documented in its module
+    (:class:`scratchbook.rnn.training.AddingResult`, :class:`scratchbook.rnn.training.TaggingResult`).
+    A function that trains several networks at once returns a dict of what each trainer returns.
 """
 
 from __future__ import annotations
@@ -18,12 +35,17 @@ from tqdm.auto import tqdm
 from scratchbook._validation import check_int, check_option, check_real
 from scratchbook.utils import get_device, torch_threads
 
-__all__ = ["fit", "LossFn", "Batches"]
+__all__ = ["fit", "resolve_device", "LossFn", "Batches"]
 
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, int], torch.Tensor]
 """``loss_fn(model, xb, yb, step)``: the loss of one mini-batch, a scalar tensor."""
 Batches = Callable[[int, np.random.Generator], tuple]
 """``batches(step, rng)``: one mini-batch ``(xb, yb)`` drawn with ``rng`` (arrays or tensors)."""
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """The device a trainer runs on: ``device``, or :func:`scratchbook.utils.get_device` for ``None``."""
+    return torch.device(device) if device is not None else get_device()
 
 
 def _as_tensor(name: str, a, device, dtype: torch.dtype) -> torch.Tensor:
@@ -104,7 +126,7 @@ def fit(
     weight_decay = check_real("weight_decay", weight_decay, low=0.0)
     if clip_norm is not None:
         clip_norm = check_real("clip_norm", clip_norm, low=0.0, strict_low=True)
-    device = torch.device(device) if device is not None else get_device()
+    device = resolve_device(device)
     model.to(device)
     dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
     if batches is None:

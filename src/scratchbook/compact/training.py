@@ -46,8 +46,12 @@ def train_classifier(
     random_state: int = 0,
     progress: bool = True,
     num_threads: int | None = 1,
+    device: str | torch.device | None = None,
 ) -> np.ndarray:
-    """Train ``model`` with Adam on the cross-entropy with integer labels ``y``: :func:`fit` with that loss."""
+    """Train ``model`` with Adam on the cross-entropy with integer labels ``y``: :func:`fit` with that loss.
+
+    The model moves to ``device`` (default :func:`scratchbook.utils.get_device`); returns the loss of every step.
+    """
     if not np.issubdtype(np.asarray(y).dtype, np.integer):
         raise TypeError(f"y must hold integer class labels, got dtype {np.asarray(y).dtype}")
 
@@ -65,6 +69,7 @@ def train_classifier(
         random_state=random_state,
         progress=progress,
         num_threads=num_threads,
+        device=device,
     )
 
 

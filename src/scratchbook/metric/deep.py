@@ -11,9 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from scratchbook._validation import check_int, check_option, check_real
-from scratchbook.training import fit
-from scratchbook.utils import get_device, torch_threads
+from scratchbook._validation import check_array, check_int, check_option, check_real
+from scratchbook.training import fit, resolve_device
 
 __all__ = [
     "MINING",
@@ -31,7 +30,7 @@ __all__ = [
     "prototypical_loss",
     "sample_episode",
     "train_prototypical",
-    "few_shot_accuracy",
+    "episode_accuracy",
 ]
 
 MINING = ("batch_all", "batch_hard", "semi_hard", "easy_positive", "distance_weighted", "random")
@@ -245,14 +244,16 @@ def train_embedding(
     random_state: int = 0,
     progress: bool = True,
     num_threads: int | None = 1,
+    device: str | torch.device | None = None,
     **loss_kwargs,
 ) -> np.ndarray:
     """Train ``model`` with Adam on P×K batches of (X, y) and the triplet or contrastive loss.
 
     ``loss_kwargs`` go to :func:`triplet_loss` (e.g. ``mining``, ``margin``) or
-    :func:`contrastive_loss`. The model is moved to :func:`scratchbook.utils.get_device`. Returns the
-    loss of every step. ``progress`` shows a tqdm bar. Small networks train fastest on the CPU with
-    ``num_threads=1``; the previous setting is restored (``None`` leaves it alone).
+    :func:`contrastive_loss`. The model is moved to ``device`` (default
+    :func:`scratchbook.utils.get_device`). Returns the loss of every step. ``progress`` shows a tqdm
+    bar. Small networks train fastest on the CPU with ``num_threads=1``; the previous setting is
+    restored (``None`` leaves it alone).
     """
     check_option("loss", loss, ("triplet", "contrastive"))
     steps = check_int("steps", steps, low=1)
@@ -261,7 +262,7 @@ def train_embedding(
     if X.ndim != 2 or len(X) != len(y):
         raise ValueError(f"X must be 2-D with one row per label in y, got X {X.shape} and y {y.shape}")
     check_int("n_classes", n_classes, low=2, high=len(np.unique(y)))
-    device = get_device()
+    device = resolve_device(device)
     Xt, yt = torch.as_tensor(X, device=device), torch.as_tensor(y, device=device)
     fn = triplet_loss if loss == "triplet" else contrastive_loss
     if loss == "triplet":  # random and distance-weighted mining draw from this generator
@@ -345,14 +346,15 @@ def train_prototypical(
     random_state: int = 0,
     progress: bool = True,
     num_threads: int | None = 1,
+    device: str | torch.device | None = None,
 ) -> np.ndarray:
-    """Episodic training of a prototypical network with Adam; returns the loss of every episode."""
+    """Episodic training of a prototypical network with Adam on ``device``; returns the loss of every episode."""
     episodes = check_int("episodes", episodes, low=1)
     X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
     check_int("n_way", n_way, low=2, high=len(np.unique(y)))
     check_int("n_shot", n_shot, low=1)
     check_int("n_query", n_query, low=1)
-    device = get_device()
+    device = resolve_device(device)
     Xt, yt = torch.as_tensor(X, device=device), torch.as_tensor(y, device=device)
     n_support = n_way * n_shot
 
@@ -378,28 +380,40 @@ def train_prototypical(
     )
 
 
-def few_shot_accuracy(
-    model: nn.Module | None,
-    X: np.ndarray,
+def episode_accuracy(
+    Z: np.ndarray,
     y: np.ndarray,
     n_way: int,
     n_shot: int,
     n_query: int = 10,
     episodes: int = 200,
     random_state: int = 0,
-    num_threads: int | None = 1,
+    rule: str = "prototype",
 ) -> np.ndarray:
-    """Query accuracy of nearest-prototype classification on ``episodes`` random episodes drawn from (X, y).
+    """Query accuracy of each of ``episodes`` random episodes (:func:`sample_episode`) on the rows of ``Z``.
 
-    ``model=None`` classifies the raw features X: nearest class mean in the input space.
+    ``rule="prototype"``: the nearest class mean of the support set (squared Euclidean, Eq. deep-proto),
+    a tie going to the smaller label; ``"nearest_neighbour"``: the label of the nearest support
+    example. All episodes are drawn first and classified at once, in NumPy.
     """
-    rng = np.random.default_rng(random_state)
+    check_option("rule", rule, ("prototype", "nearest_neighbour"))
+    Z = check_array("Z", Z, ndim=2)
     y = np.asarray(y)
-    accs = []
-    with torch_threads(num_threads):
-        Z = torch.as_tensor(np.asarray(X, dtype=np.float32) if model is None else embed(model, X))
-        for _ in range(check_int("episodes", episodes, low=1)):
-            s, q = sample_episode(y, n_way, n_shot, n_query, rng)
-            _, acc = prototypical_loss(Z[s], torch.as_tensor(y[s]), Z[q], torch.as_tensor(y[q]))
-            accs.append(acc.item())
-    return np.array(accs)
+    if y.shape != (len(Z),):
+        raise ValueError(f"y must have shape ({len(Z)},) to match Z, got {y.shape}")
+    episodes = check_int("episodes", episodes, low=1)
+    rng = np.random.default_rng(random_state)
+    draws = [sample_episode(y, n_way, n_shot, n_query, rng) for _ in range(episodes)]
+    support = np.stack([s for s, _ in draws])  # (E, n_way·n_shot), class by class
+    query = np.stack([q for _, q in draws])  # (E, n_way·n_query)
+    S, Q = Z[support], Z[query]
+    if rule == "prototype":
+        support_labels = y[support[:, ::n_shot]]
+        order = np.argsort(support_labels, axis=1, kind="stable")  # classes sorted, as prototypes() sorts them
+        S = np.take_along_axis(S.reshape(episodes, n_way, n_shot, -1).mean(axis=2), order[:, :, None], axis=1)
+        support_labels = np.take_along_axis(support_labels, order, axis=1)
+    else:
+        support_labels = y[support]
+    d = (Q**2).sum(-1)[:, :, None] - 2 * Q @ S.transpose(0, 2, 1) + (S**2).sum(-1)[:, None, :]
+    predicted = np.take_along_axis(support_labels, d.argmin(axis=2), axis=1)
+    return (predicted == y[query]).mean(axis=1)

@@ -323,8 +323,19 @@ class TwoTowers(nn.Module):
         self.a, self.b = EmbeddingNet(dims[0], 32, out), EmbeddingNet(dims[1], 32, out)
 
 
-def train_two_towers(XA, XB, out: int = 8, steps: int = 300, temperature: float = 0.1, random_state: int = 0):
-    """Train :class:`TwoTowers` on paired rows with :func:`cross_modal_loss`; returns (model, loss history)."""
+def train_two_towers(
+    XA,
+    XB,
+    out: int = 8,
+    steps: int = 300,
+    temperature: float = 0.1,
+    random_state: int = 0,
+    device: str | torch.device | None = None,
+) -> tuple[TwoTowers, np.ndarray]:
+    """Train :class:`TwoTowers` on paired rows with :func:`cross_modal_loss`; returns (model, loss history).
+
+    The towers are built and trained on ``device`` (default :func:`scratchbook.utils.get_device`).
+    """
     XA, XB = np.asarray(XA, np.float32), np.asarray(XB, np.float32)
     torch.manual_seed(random_state)
     model = TwoTowers((XA.shape[1], XB.shape[1]), out)
@@ -340,7 +351,7 @@ def train_two_towers(XA, XB, out: int = 8, steps: int = 300, temperature: float 
         steps=steps,
         random_state=random_state,
         progress=False,
-        device="cpu",
+        device=device,
     )
     return model, history
 
@@ -381,8 +392,8 @@ def cross_modal_run(seed: int, return_models: bool = False) -> dict:
     c = CROSS_MODAL
     XA, XB, y = make_two_modalities(c["n_objects"], random_state=seed)
     tr, te = slice(0, c["n_train"]), slice(c["n_train"], None)
-    model, history = train_two_towers(
-        XA[tr], XB[tr], out=c["out"], steps=c["steps"], temperature=c["temperature"], random_state=seed
+    model, history = train_two_towers(  # on the CPU, as the stored results were made
+        XA[tr], XB[tr], out=c["out"], steps=c["steps"], temperature=c["temperature"], random_state=seed, device="cpu"
     )
     towers = cross_modal_recall(embed(model.a, XA[te]), embed(model.b, XB[te]), y[te])
     cca = CCA(c["out"], max_iter=2000).fit(XA[tr], XB[tr])

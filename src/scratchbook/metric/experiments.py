@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.base import clone
@@ -27,6 +28,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from scratchbook._validation import check_array, check_int, check_real
+
+if TYPE_CHECKING:  # torch is imported where a network is trained: the NumPy experiments need none of it
+    import torch
+
+    from scratchbook.metric.deep import EmbeddingNet
 
 __all__ = [
     "evaluate",
@@ -246,16 +252,30 @@ def draw_scores(ax, scores: Mapping[str, np.ndarray], reference: str | None = No
     ax.invert_yaxis()
 
 
-def train_triplet_net(X, y, mining: str, seed: int, out: int = 16, margin: float = 0.2, steps: int = 150):
-    """The 64 → 32 → ``out`` embedding of chapter 4, trained with the triplet loss and one mining strategy."""
+def train_triplet_net(
+    X,
+    y,
+    mining: str,
+    seed: int,
+    out: int = 16,
+    margin: float = 0.2,
+    steps: int = 150,
+    device: str | torch.device | None = None,
+) -> tuple[EmbeddingNet, np.ndarray]:
+    """The 64 → 32 → ``out`` embedding of chapter 4, trained with the triplet loss and one mining strategy.
+
+    Returns the network (on ``device``, default :func:`scratchbook.utils.get_device`) and the loss of every step.
+    """
     import torch
 
     from scratchbook.metric.deep import EmbeddingNet, train_embedding
 
     torch.manual_seed(seed)
     net = EmbeddingNet(np.asarray(X).shape[1], 32, out)
-    train_embedding(net, X, y, steps=steps, mining=mining, margin=margin, random_state=seed, progress=False)
-    return net
+    history = train_embedding(
+        net, X, y, steps=steps, mining=mining, margin=margin, random_state=seed, progress=False, device=device
+    )
+    return net, history
 
 
 def mining_scores(net, X_train, y_train, X_test, y_test, unseen_X=None, unseen_y=None) -> dict[str, float]:

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from scratchbook._validation import check_array, check_int, check_option
-from scratchbook.metric.deep import pk_batch, prototypical_loss, sample_episode, triplet_loss
+from scratchbook._validation import check_int, check_option
+from scratchbook.metric.deep import episode_accuracy, pk_batch, prototypical_loss, sample_episode, triplet_loss
 from scratchbook.metric.losses import WithProxies, arcface_loss, proxy_anchor_loss, proxy_nca_loss
 from scratchbook.training import fit
 
@@ -26,7 +26,7 @@ __all__ = [
     "episode_batches",
     "episodic_prototypical_loss",
     "pk_batches",
-    "episode_accuracy",
+    "episode_accuracy",  # defined in scratchbook.metric.deep, with the prototypes it classifies by
     "METHODS",
     "TRAINING",
     "train_fewshot",
@@ -98,44 +98,6 @@ def pk_batches(X: np.ndarray, y: np.ndarray, n_classes: int, n_per_class: int) -
         return X[idx], y[idx]
 
     return batches
-
-
-def episode_accuracy(
-    Z: np.ndarray,
-    y: np.ndarray,
-    n_way: int,
-    n_shot: int,
-    n_query: int = 10,
-    episodes: int = 200,
-    random_state: int = 0,
-    rule: str = "prototype",
-) -> np.ndarray:
-    """Query accuracy of each of ``episodes`` random episodes on the rows of ``Z`` (fixed features).
-
-    ``rule="prototype"``: the nearest class mean of the support set (squared Euclidean), as
-    :func:`scratchbook.metric.deep.few_shot_accuracy` computes for ``model=None``, on the same
-    episodes for the same ``random_state``; ``"nearest_neighbour"``: the label of the nearest
-    support example. All episodes are drawn first and classified at once, in NumPy.
-    """
-    check_option("rule", rule, ("prototype", "nearest_neighbour"))
-    Z = check_array("Z", Z, ndim=2)
-    y = np.asarray(y)
-    if y.shape != (len(Z),):
-        raise ValueError(f"y must have shape ({len(Z)},) to match Z, got {y.shape}")
-    episodes = check_int("episodes", episodes, low=1)
-    rng = np.random.default_rng(random_state)
-    draws = [sample_episode(y, n_way, n_shot, n_query, rng) for _ in range(episodes)]
-    support = np.stack([s for s, _ in draws])  # (E, n_way·n_shot), class by class
-    query = np.stack([q for _, q in draws])  # (E, n_way·n_query)
-    S, Q = Z[support], Z[query]
-    if rule == "prototype":
-        S = S.reshape(episodes, n_way, n_shot, -1).mean(axis=2)
-        support_labels = y[support[:, ::n_shot]]
-    else:
-        support_labels = y[support]
-    d = (Q**2).sum(-1)[:, :, None] - 2 * Q @ S.transpose(0, 2, 1) + (S**2).sum(-1)[:, None, :]
-    predicted = np.take_along_axis(support_labels, d.argmin(axis=2), axis=1)
-    return (predicted == y[query]).mean(axis=1)
 
 
 TRAINING = {

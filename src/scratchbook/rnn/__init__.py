@@ -84,13 +84,14 @@ from scratchbook.rnn.lstm import VARIANTS as LSTM_VARIANTS
 from scratchbook.rnn.optim import adam_step, gradient_step
 from scratchbook.rnn.remedies import LeakyRNN, identity_init, input_sensitivity
 from scratchbook.rnn.tasks import adding_problem, future_token, mackey_glass, temporal_xor
-from scratchbook.rnn.training import train_adding, train_tagging
+from scratchbook.rnn.training import AddingResult, TaggingResult, train_adding, train_tagging
 
 __all__: list[str] = [
     "GRU",
     "LSTM",
     "LSTM_VARIANTS",
     "PARAM_NAMES",
+    "AddingResult",
     "BiLM",
     "CharLSTM",
     "EchoStateNetwork",
@@ -98,6 +99,7 @@ __all__: list[str] = [
     "LeakyRNN",
     "MixProbe",
     "ScalarMix",
+    "TaggingResult",
     "adam_step",
     "adding_problem",
     "bigram_probs",

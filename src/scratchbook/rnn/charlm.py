@@ -191,16 +191,16 @@ def train_charlm(
     random_state: int = 0,
     progress: bool = True,
     num_threads: int | None = 1,
-    device=None,
-) -> dict:
-    """Train ``model`` on the id stream with teacher forcing and truncated BPTT; returns the loss ``history``.
+    device: str | torch.device | None = None,
+) -> np.ndarray:
+    """Train ``model`` on the id stream with teacher forcing and truncated BPTT; returns the loss of every step.
 
     The stream is cut into ``batch_size`` rows (:func:`stream_rows`); step k reads window k of every
     row, ``length`` characters as inputs and the same characters shifted by one as targets (teacher
     forcing: the inputs are always the true text). The final LSTM state of a window is the initial
     state of the next, detached; after the last window of the rows the state is reset and the walk
     starts again. The loop is :func:`scratchbook.training.fit` with Adam, gradient clipping at
-    ``clip_norm`` and ``lr_schedule``.
+    ``clip_norm`` and ``lr_schedule``, on ``device`` (default :func:`scratchbook.utils.get_device`).
 
     ``detach`` must be True: ``detach=False`` raises a ValueError. Carrying the state undetached
     cannot work with one optimizer step per window: the next window's backward would run through the
@@ -237,7 +237,7 @@ def train_charlm(
         carried["state"] = detach_state(state)
         return lm_loss(logits, yb)
 
-    history = fit(
+    return fit(
         model,
         loss_fn,
         batches=batches,
@@ -251,7 +251,6 @@ def train_charlm(
         device=device,
         desc="char LM",
     )
-    return {"history": history, "n_windows": n_windows, "state": carried["state"]}
 
 
 @torch.no_grad()

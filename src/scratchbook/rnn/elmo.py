@@ -22,7 +22,7 @@ from torch import nn
 
 from scratchbook._validation import check_int, check_option, check_real
 from scratchbook.rnn.lstm import LSTM
-from scratchbook.training import fit
+from scratchbook.training import fit, resolve_device
 
 __all__ = [
     "SPECIALS",
@@ -264,15 +264,16 @@ def train_bilm(
     num_threads: int | None = 1,
     progress: bool = True,
     callback: Callable[[int, nn.Module], None] | None = None,
-) -> dict:
-    """Train ``model`` with Adam on random windows of the token stream ``ids``; returns the loss ``history``.
+    device: str | torch.device | None = None,
+) -> np.ndarray:
+    """Train ``model`` with Adam on random windows of the token stream ``ids``; returns the loss of every step.
 
     The loop is :func:`scratchbook.training.fit` with :func:`bilm_loss`: each step draws
     ``batch_size`` windows of ``length`` tokens with ``random_state`` and takes one Adam step, the
     gradient norm clipped at ``clip_norm``. ``callback(step, model)`` runs after every step;
-    ``num_threads`` as in :func:`~scratchbook.rnn.training.train_adding`. Trains on the device of the
-    model's parameters and leaves the model in evaluation mode (no dropout). Returns
-    ``{"history": loss of every step}``, as :func:`~scratchbook.rnn.charlm.train_charlm` does.
+    ``num_threads`` as in :func:`~scratchbook.rnn.training.train_adding`. Trains on ``device``
+    (default :func:`scratchbook.utils.get_device`) and leaves the model in evaluation mode (no
+    dropout).
     """
     if not isinstance(model, BiLM):
         raise TypeError(f"model must be a BiLM, got {type(model).__name__}")
@@ -280,7 +281,7 @@ def train_bilm(
     length = check_int("length", length, low=2)
     batch_size = check_int("batch_size", batch_size, low=1)
     ids = _check_ids("ids", ids, minimum=length)
-    device = next(model.parameters()).device
+    device = resolve_device(device)
     stream = torch.as_tensor(ids, device=device)
     offsets = torch.arange(length, device=device)
 
@@ -289,7 +290,7 @@ def train_bilm(
         batch = stream[starts[:, None] + offsets]
         return batch, batch  # a language model's targets are its inputs, shifted inside bilm_loss
 
-    history = fit(
+    return fit(
         model,
         lambda m, tokens, _, step: bilm_loss(m, tokens),
         batches=windows,
@@ -303,7 +304,6 @@ def train_bilm(
         device=device,
         desc="biLM",
     )
-    return {"history": history}
 
 
 @torch.no_grad()
@@ -453,14 +453,19 @@ def train_probe(
     weight_decay: float = 1e-4,
     random_state: int = 0,
     num_threads: int | None = 1,
+    device: str | torch.device | None = None,
 ) -> tuple[MixProbe, np.ndarray]:
     """A :class:`MixProbe` on frozen ``layers`` (J×n×D), trained by full-batch Adam on the cross-entropy.
 
     :func:`scratchbook.training.fit` on every labelled position at each step; positions whose label
     is −1 are ignored. With one layer (``layers[:1]``) it is a plain linear classifier of that layer,
     so static and contextual features get the same classifier. ``random_state`` seeds the probe's
-    initial weights. Returns the probe (in evaluation mode) and the loss of every step.
+    initial weights. The features and the probe are on ``device`` (default
+    :func:`scratchbook.utils.get_device`). Returns the probe (in evaluation mode) and the loss of every step.
     """
+    device = resolve_device(device)
+    if isinstance(layers, torch.Tensor):
+        layers = layers.to(device)
     probe, layers, labels = _initial_probe(layers, labels, n_classes, random_state)
     # full batch: every step sees all labelled positions; the frozen features stay in the closure
     history = fit(
@@ -473,7 +478,7 @@ def train_probe(
         random_state=random_state,
         progress=False,
         num_threads=num_threads,
-        device=layers.device,
+        device=device,
         desc="probe",
     )
     return probe, history

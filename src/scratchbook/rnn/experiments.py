@@ -73,9 +73,17 @@ def probe_features(
     }
 
 
-def train_probes(features: dict, labels, steps: int = PROBE["steps"], lr: float = PROBE["lr"]) -> dict:
-    """One :func:`~scratchbook.rnn.elmo.train_probe` per feature set; name → (probe, loss of every step)."""
-    return {name: train_probe(train_x, labels, steps=steps, lr=lr) for name, (train_x, _) in features.items()}
+def train_probes(
+    features: dict,
+    labels,
+    steps: int = PROBE["steps"],
+    lr: float = PROBE["lr"],
+    device: str | torch.device | None = None,
+) -> dict[str, tuple[MixProbe, np.ndarray]]:
+    """One :func:`~scratchbook.rnn.elmo.train_probe` per feature set, on ``device``; name → (probe, losses)."""
+    return {
+        name: train_probe(train_x, labels, steps=steps, lr=lr, device=device) for name, (train_x, _) in features.items()
+    }
 
 
 def save_probes(path: str | Path, trained: dict, info: dict | None = None) -> None:

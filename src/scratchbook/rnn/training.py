@@ -4,20 +4,56 @@ Each trains a recurrent layer and a linear readout, on fresh sequences every ste
 
 :func:`train_adding` reads out the last step (the adding problem, one target per sequence);
 :func:`train_tagging` reads out every step (one class per position, e.g. :func:`~scratchbook.rnn.tasks.future_token`).
+Both measure the trained network on new sequences drawn from the training stream, so each returns a
+small frozen dataclass, :class:`AddingResult` or :class:`TaggingResult`, whose ``history`` is the loss
+of every step (the trainer rules of :mod:`scratchbook.training`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from scratchbook._validation import check_int
 from scratchbook.rnn.tasks import adding_problem
-from scratchbook.training import fit
+from scratchbook.training import fit, resolve_device
 
-__all__ = ["train_adding", "train_tagging"]
+__all__ = ["train_adding", "train_tagging", "AddingResult", "TaggingResult"]
+
+
+@dataclass(frozen=True)
+class AddingResult:
+    """What :func:`train_adding` returns.
+
+    ``history``: the training loss of every step; ``test_mse``: the squared error on ``n_test`` new
+    sequences after training; ``readout``: the trained linear readout of the last step. With
+    ``eval_every``, ``eval_steps`` (0, ``eval_every``, …, ``steps``) and ``test_curve``, the squared
+    error on one fixed test set after each of them; ``None`` otherwise.
+    """
+
+    history: np.ndarray
+    test_mse: float
+    readout: torch.nn.Linear
+    eval_steps: np.ndarray | None = None
+    test_curve: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class TaggingResult:
+    """What :func:`train_tagging` returns.
+
+    ``history``: the training loss of every step; ``test_accuracy``: the accuracy at each position
+    (length T, NaN where nothing is labelled) and ``test_acc`` over all labelled positions, both on
+    ``n_test`` new sequences after training; ``readout``: the trained linear readout.
+    """
+
+    history: np.ndarray
+    test_accuracy: np.ndarray
+    test_acc: float
+    readout: torch.nn.Linear
 
 
 class _WithReadout(torch.nn.Module):
@@ -60,15 +96,17 @@ def train_adding(
     clip_norm: float | None = None,
     eval_every: int | None = None,
     progress: bool = False,
-) -> dict:
+    device: str | torch.device | None = None,
+) -> AddingResult:
     """Train ``model`` (an LSTM, GRU or RNN, time first) with a linear readout on the adding problem.
 
-    Adam on the squared error of the last step's prediction; fresh sequences every step. Returns
-    the training losses ``history``, the squared error ``test_mse`` on ``n_test`` new sequences and
-    the ``readout``. ``clip_norm`` clips the gradient norm of every step. With ``eval_every`` the
-    result also holds ``eval_steps`` and ``test_curve``: the squared error on one fixed test set of
-    ``n_test`` sequences after 0, ``eval_every``, … steps. ``progress`` shows a tqdm bar. Runs on the
-    device of the model's parameters. On the CPU, small recurrent networks train fastest on
+    Adam on the squared error of the last step's prediction; fresh sequences every step. Returns an
+    :class:`AddingResult`: the training losses ``history``, the squared error ``test_mse`` on
+    ``n_test`` new sequences and the ``readout``. ``clip_norm`` clips the gradient norm of every step.
+    With ``eval_every`` the result also holds ``eval_steps`` and ``test_curve``: the squared error on
+    one fixed test set of ``n_test`` sequences after 0, ``eval_every``, … steps. ``progress`` shows a
+    tqdm bar. The model and the readout are on ``device`` (default
+    :func:`scratchbook.utils.get_device`). On the CPU, small recurrent networks train fastest on
     ``num_threads`` = 1 (a thread pool spends more time waking its threads than computing, and
     stalls when another process holds a core); the previous setting is restored. ``None`` leaves
     torch's setting alone.
@@ -77,8 +115,8 @@ def train_adding(
     n_test = check_int("n_test", n_test, low=1)
     if eval_every is not None:
         eval_every = check_int("eval_every", eval_every, low=1)
-    param = next(model.parameters())
-    device, dtype = param.device, param.dtype
+    device = resolve_device(device)
+    dtype = next(model.to(device).parameters()).dtype
     readout = _readout(_width(model), 1, dtype, device, torch.Generator().manual_seed(random_state))
     net = _WithReadout(model, readout)
     rng = np.random.default_rng(random_state)
@@ -113,16 +151,12 @@ def train_adding(
         device=device,
         desc=f"adding, T = {length}",
     )
-    result = {
-        "history": history,
-        "test_mse": mse(*adding_problem(n_test, length, random_state=rng)),
-        "readout": readout,
-    }
-    if eval_every is not None:
-        eval_steps.append(steps)
-        curve.append(mse(x_eval, y_eval))
-        result["eval_steps"], result["test_curve"] = np.array(eval_steps), np.array(curve)
-    return result
+    test_mse = mse(*adding_problem(n_test, length, random_state=rng))
+    if eval_every is None:
+        return AddingResult(history, test_mse, readout)
+    eval_steps.append(steps)
+    curve.append(mse(x_eval, y_eval))
+    return AddingResult(history, test_mse, readout, np.array(eval_steps), np.array(curve))
 
 
 def train_tagging(
@@ -136,23 +170,24 @@ def train_tagging(
     random_state: int = 0,
     num_threads: int | None = 1,
     progress: bool = True,
-) -> dict:
+    device: str | torch.device | None = None,
+) -> TaggingResult:
     """Train ``model`` (time first) with a linear readout to classify every position of a sequence.
 
     ``make_batch(n, rng)`` returns inputs ``x`` (T×n×D) and integer labels (T×n) in
     ``range(n_classes)``, or −1 where a position has no label (it is left out of loss and accuracy).
     Adam on the cross-entropy averaged over labelled positions, fresh batches every step;
-    ``progress`` shows a tqdm bar. Returns the training losses ``history``, the accuracy at each
-    position ``test_accuracy`` (length T, NaN where nothing is labelled) and ``test_acc`` over all
-    labelled positions of ``n_test`` new sequences, and the ``readout``. ``num_threads`` as in
-    :func:`train_adding`.
+    ``progress`` shows a tqdm bar. Returns a :class:`TaggingResult`: the training losses ``history``,
+    the accuracy at each position ``test_accuracy`` (length T, NaN where nothing is labelled) and
+    ``test_acc`` over all labelled positions of ``n_test`` new sequences, and the ``readout``.
+    ``device`` and ``num_threads`` as in :func:`train_adding`.
     """
     if not callable(make_batch):
         raise TypeError(f"make_batch must be callable, got {type(make_batch).__name__}")
     n_classes = check_int("n_classes", n_classes, low=2)  # steps, batch_size and lr: fit checks them
     n_test = check_int("n_test", n_test, low=1)
-    param = next(model.parameters())
-    device, dtype = param.device, param.dtype
+    device = resolve_device(device)
+    dtype = next(model.to(device).parameters()).dtype
     readout = _readout(_width(model), n_classes, dtype, device, torch.Generator().manual_seed(random_state))
     net = _WithReadout(model, readout, last_step=False)
     rng = np.random.default_rng(random_state)
@@ -179,9 +214,4 @@ def train_tagging(
         raise ValueError("make_batch returned no labelled position (every label is -1)")
     with np.errstate(invalid="ignore"):
         per_position = (correct & labelled).sum(axis=1) / labelled.sum(axis=1)
-    return {
-        "history": history,
-        "test_accuracy": per_position,
-        "test_acc": float((correct & labelled).sum() / labelled.sum()),
-        "readout": readout,
-    }
+    return TaggingResult(history, per_position, float((correct & labelled).sum() / labelled.sum()), readout)
