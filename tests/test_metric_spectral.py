@@ -19,7 +19,7 @@ from scipy.spatial.distance import cdist
 from sklearn.decomposition import KernelPCA
 from sklearn.neighbors import KNeighborsClassifier
 
-from scratchbook.metric import DCA, GMML, LMNN, MMC, RCA, KernelRCA
+from scratchbook.metric import DCA, GMML, MMC, RCA, KernelRCA
 from scratchbook.metric.checks import check_geometric_mean, check_rca_map
 from scratchbook.metric.dca import between_chunklet_scatter
 from scratchbook.metric.gmml import geometric_mean, pair_scatter, riemannian_distance
@@ -177,31 +177,6 @@ def test_kernel_rca_bad_parameters_name_the_argument(wine):
         KernelRCA(gamma=0.0).fit(X, y)
     with pytest.raises(ValueError, match="n_components must be <="):
         KernelRCA(n_components=10_000).fit(X, y)
-
-
-@pytest.mark.parametrize(
-    "Estimator, params, error, match",
-    [
-        (MMC, {"max_iter": 0}, ValueError, "max_iter must be >= 1"),
-        (MMC, {"num_constraints": 1}, ValueError, "num_constraints must be >= 2"),
-        (MMC, {"tol": -1.0}, ValueError, "tol must be >= 0"),
-        (RCA, {"chunk_size": 1}, ValueError, "chunk_size must be >= 2"),
-        (RCA, {"num_chunks": 0}, ValueError, "num_chunks must be >= 1"),
-        (RCA, {"reg": -1.0}, ValueError, "reg must be >= 0"),
-        (DCA, {"n_components": 20}, ValueError, "n_components must be <= n_features = 13"),
-        (DCA, {"reg": 0.0}, ValueError, "reg must be > 0"),
-        (LMNN, {"n_neighbors": 2.5}, TypeError, "n_neighbors must be an int"),
-        (LMNN, {"n_neighbors": 200}, ValueError, "n_neighbors must be < the size of the smallest class"),
-        (LMNN, {"mu": 1.5}, ValueError, "mu must be <= 1"),
-        (LMNN, {"n_components": 14}, ValueError, "n_components must be <= n_features = 13"),
-        (GMML, {"t": 2.0}, ValueError, "t must be <= 1"),
-        (GMML, {"reg": 0.0}, ValueError, "reg must be > 0"),
-    ],
-)
-def test_bad_parameters_name_the_argument(Estimator, params, error, match, wine):
-    X, _, y, _ = wine
-    with pytest.raises(error, match=match):
-        Estimator(**params).fit(X, y)
 
 
 def test_checkers_accept_right_answers_and_reject_wrong_ones(capsys):
