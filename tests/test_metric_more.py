@@ -217,6 +217,10 @@ def test_autoencoder_and_transformer_shapes_and_errors():
     assert Z.shape == (60, 3)
     with pytest.raises(ValueError, match="method"):
         NetTransformer("pca").fit(X, y)
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        NetTransformer(steps=1).fit(X[:, 0], y)
+    with pytest.raises(ValueError, match="X has 5 features"):
+        NetTransformer("triplet", out=3, steps=1).fit(X, y).transform(X[:, :5])
     with pytest.raises(ValueError, match="out_size"):
         SPDNet(3, 4)
 

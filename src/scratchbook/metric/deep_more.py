@@ -18,10 +18,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from scratchbook._validation import check_int, check_option, check_real
+from scratchbook._validation import check_int, check_option, check_real, check_X
 from scratchbook.metric.deep import EmbeddingNet, embed, pk_batch, triplet_loss
 from scratchbook.training import fit
 
@@ -231,7 +231,7 @@ class NetTransformer(TransformerMixin, BaseEstimator):
         method = check_option("method", self.method, METHODS)
         out = check_int("out", self.out, low=1)
         steps = check_int("steps", self.steps, low=1)
-        X = validate_data(self, X, dtype=np.float32)
+        X = check_X(self, X, reset=True, dtype=np.float32)
         y = np.zeros(len(X), dtype=int) if y is None else np.asarray(y)
         if method != "autoencoder" and len(np.unique(y)) < 2:
             raise ValueError(f"method {method!r} needs y with at least 2 classes")
@@ -270,7 +270,7 @@ class NetTransformer(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Embeddings of X (n × ``out``)."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = check_X(self, X, reset=False, dtype=np.float32)
         return embed(self.net_, X).astype(np.float64)
 
 
