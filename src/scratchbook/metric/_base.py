@@ -113,7 +113,11 @@ class MahalanobisMixin(TransformerMixin, BaseEstimator):
         return X @ self.components_.T
 
     def get_mahalanobis_matrix(self) -> np.ndarray:
-        """The learned metric M = LᵀL (d×d, symmetric positive semidefinite)."""
+        """The learned metric M = LᵀL, symmetric positive semidefinite, on the space L acts on.
+
+        That is the input features (d×d) for every learner but KernelRCA, whose L acts on its kernel
+        PCA coordinates (k×k).
+        """
         check_is_fitted(self)
         return self.components_.T @ self.components_
 
