@@ -25,7 +25,7 @@ from scratchbook.metric.dca import between_chunklet_scatter
 from scratchbook.metric.gmml import geometric_mean, pair_scatter, riemannian_distance
 from scratchbook.metric.lmnn import lmnn_loss_grad, lmnn_loss_grad_plain, target_neighbors
 from scratchbook.metric.mmc import mmc_objective_grad
-from scratchbook.metric.rca import inverse_sqrt, make_chunklets
+from scratchbook.metric.rca import inverse_sqrt, make_chunklets, within_chunklet_covariance
 
 
 def within_class_covariance(X, y):
@@ -41,6 +41,22 @@ def test_rca_is_the_inverse_square_root_of_the_within_class_covariance(wine):
     expected = V @ np.diag(lam**-0.5) @ V.T
     np.testing.assert_allclose(RCA().fit(X, y).components_, expected, atol=1e-10 * np.abs(expected).max())
     np.testing.assert_allclose(RCA().fit(X, y).get_mahalanobis_matrix(), np.linalg.inv(C), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_within_chunklet_covariance_pools_numpys_per_class_covariances(wine, ddof):
+    X, _, y, _ = wine
+    chunks = make_chunklets(y, 10, 5, np.random.RandomState(0))  # some points in no chunklet
+    for labels in (y, chunks):
+        ids = np.unique(labels[labels >= 0])
+        sizes = np.array([np.sum(labels == c) for c in ids])
+        pooled = sum((n - ddof) * np.cov(X[labels == c], rowvar=False, ddof=ddof) for c, n in zip(ids, sizes))
+        expected = pooled / (sizes.sum() - ddof * len(ids))
+        np.testing.assert_allclose(
+            within_chunklet_covariance(X, labels, ddof=ddof), expected, rtol=1e-12, atol=1e-14 * np.abs(expected).max()
+        )
+    with pytest.raises(ValueError, match="ddof = 5 leaves no degrees of freedom"):
+        within_chunklet_covariance(X, chunks, ddof=5)
 
 
 def test_rca_chunklets_are_disjoint_and_inside_one_class():
