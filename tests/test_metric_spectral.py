@@ -34,6 +34,12 @@ def within_class_covariance(X, y):
     return sum(np.mean(y == c) * np.cov(X[y == c], rowvar=False, bias=True) for c in np.unique(y))
 
 
+def random_spd(rng, d: int, floor: float = 1.0) -> np.ndarray:
+    """BBᵀ + floor·I for a standard normal d×d matrix B: symmetric, eigenvalues at least ``floor``."""
+    B = rng.normal(size=(d, d))
+    return B @ B.T + floor * np.eye(d)
+
+
 def test_rca_is_the_inverse_square_root_of_the_within_class_covariance(wine):
     X, _, y, _ = wine
     C = within_class_covariance(X, y)
@@ -105,8 +111,7 @@ def test_gmml_solves_the_geometric_mean_equation(wine, t):
 
 def test_geometric_mean_endpoints_and_symmetry():
     rng = np.random.default_rng(0)
-    B1, B2 = rng.normal(size=(4, 4)), rng.normal(size=(4, 4))
-    A, B = B1 @ B1.T + np.eye(4), B2 @ B2.T + np.eye(4)
+    A, B = random_spd(rng, 4), random_spd(rng, 4)
     np.testing.assert_allclose(geometric_mean(A, B, 0.0), A, atol=1e-10)
     np.testing.assert_allclose(geometric_mean(A, B, 1.0), B, atol=1e-9)
     np.testing.assert_allclose(geometric_mean(A, B, 0.5), geometric_mean(B, A, 0.5), atol=1e-9)
@@ -161,8 +166,8 @@ def test_mmc_constraint_is_active_at_the_end_and_the_objective_rises(wine):
 
 def test_mmc_gradient_matches_finite_differences():
     rng = np.random.default_rng(3)
-    Vd, B = rng.normal(size=(15, 3)), rng.normal(size=(3, 3))
-    M = B @ B.T + np.eye(3)
+    Vd = rng.normal(size=(15, 3))
+    M = random_spd(rng, 3)
     numeric = np.zeros_like(M)
     for idx in np.ndindex(M.shape):
         E = np.zeros_like(M)
@@ -234,10 +239,7 @@ def test_plain_lmnn_loss_and_gradient_equal_the_screened_ones():
 
 def test_riemannian_distance_is_the_norm_of_the_matrix_logarithm():
     rng = np.random.default_rng(5)
-    A = rng.normal(size=(4, 4))
-    A = A @ A.T + np.eye(4)
-    B = rng.normal(size=(4, 4))
-    B = B @ B.T + np.eye(4)
+    A, B = random_spd(rng, 4), random_spd(rng, 4)
     inv_root = np.linalg.inv(scipy.linalg.sqrtm(A).real)
     expected = np.linalg.norm(scipy.linalg.logm(inv_root @ B @ inv_root).real)
     assert riemannian_distance(A, B) == pytest.approx(expected, rel=1e-10)
@@ -247,10 +249,7 @@ def test_riemannian_distance_is_the_norm_of_the_matrix_logarithm():
 @pytest.mark.parametrize("t", [0.2, 0.5, 0.8])
 def test_weighted_geometric_mean_minimizes_the_weighted_riemannian_objective(t):
     rng = np.random.default_rng(6)
-    A = rng.normal(size=(3, 3))
-    A = A @ A.T + 0.5 * np.eye(3)
-    B = rng.normal(size=(3, 3))
-    B = B @ B.T + 0.5 * np.eye(3)
+    A, B = random_spd(rng, 3, floor=0.5), random_spd(rng, 3, floor=0.5)
 
     def objective(W):
         return (1 - t) * riemannian_distance(W, A) ** 2 + t * riemannian_distance(W, B) ** 2
@@ -263,10 +262,7 @@ def test_weighted_geometric_mean_minimizes_the_weighted_riemannian_objective(t):
 
 def test_weighting_the_trace_terms_only_rescales_the_midpoint():
     rng = np.random.default_rng(7)
-    S = rng.normal(size=(3, 3))
-    S = S @ S.T + np.eye(3)
-    D = rng.normal(size=(3, 3))
-    D = D @ D.T + np.eye(3)
+    S, D = random_spd(rng, 3), random_spd(rng, 3)
     a, b = 0.3, 0.7
 
     def objective(W):
