@@ -291,3 +291,13 @@ def test_cross_modal_recall_against_a_brute_force_loop_and_data_shapes():
         cross_modal_recall(ZA, ZB[:5], y)
     S, ys = make_spd_classes(3, random_state=0)
     assert S.shape == (9, 6, 6) and np.all(np.linalg.eigvalsh(S) > 0) and np.array_equal(np.bincount(ys), [3, 3, 3])
+
+
+def test_embedding_checks_name_the_argument():
+    Z, labels = torch.randn(6, 3), torch.tensor([0, 0, 1, 1, 2, 2])
+    with pytest.raises(ValueError, match=r"Z must be 2-D of shape \(n_samples, n_dims\), got shape \(6,\)"):
+        scatter_matrices(Z[:, 0], labels)
+    with pytest.raises(TypeError, match="Z must be a torch.Tensor, got ndarray"):
+        scatter_matrices(Z.numpy(), labels)
+    with pytest.raises(ValueError, match="zb contains NaN or infinity"):
+        cross_modal_loss(Z, Z * float("nan"))
