@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from scratchbook._validation import check_int, check_X
 from scratchbook.metric.distances import mahalanobis_distances
 
-__all__ = ["MahalanobisMixin", "sample_pairs"]
+__all__ = ["MahalanobisMixin", "sample_pairs", "default_num_constraints"]
 
 
 def relative_ridge(C: np.ndarray, reg: float) -> np.ndarray:
