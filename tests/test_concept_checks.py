@@ -86,24 +86,32 @@ def test_every_chapter_has_checks_in_their_own_cell_before_the_exercises(path):
     assert len({c["label"] for c in checks}) == len(checks) and all(c["label"] for c in checks)
 
 
-def test_directive_renders_the_options_and_the_answer(tmp_path):
+def _build_demo(tmp_path: Path, builder: str, conf: str) -> Path:
+    """Build a one-page Sphinx project holding BLOCK with ``builder``; ``conf`` is its conf.py (after the
+    line that puts _ext on the path). Returns the output folder."""
     pytest.importorskip("myst_parser")
     from sphinx.application import Sphinx
 
     src = tmp_path / "src"
     src.mkdir()
-    (src / "conf.py").write_text(
-        f"import sys\nsys.path.insert(0, {str(ROOT / '_ext')!r})\n"
-        "extensions = ['myst_parser', 'concept_check']\nmyst_enable_extensions = ['dollarmath']\n"
-        f"html_static_path = [{str(ROOT / '_static')!r}]\n"
-    )
+    (src / "conf.py").write_text(f"import sys\nsys.path.insert(0, {str(ROOT / '_ext')!r})\n" + conf)
     (src / "index.md").write_text("# Demo\n\n" + BLOCK + "\n")
-    app = Sphinx(str(src), str(src), str(tmp_path / "html"), str(tmp_path / "doctrees"), "html", status=None)
-    app.build()
-    html = (tmp_path / "html" / "index.html").read_text()
+    out = tmp_path / builder
+    Sphinx(str(src), str(src), str(out), str(tmp_path / "doctrees"), builder, status=None).build()
+    return out
+
+
+def test_directive_renders_the_options_and_the_answer(tmp_path):
+    out = _build_demo(
+        tmp_path,
+        "html",
+        "extensions = ['myst_parser', 'concept_check']\nmyst_enable_extensions = ['dollarmath']\n"
+        f"html_static_path = [{str(ROOT / '_static')!r}]\n",
+    )
+    html = (out / "index.html").read_text()
     assert 'data-answer="1"' in html and 'id="demo-cc-1"' in html
     assert "the second, written on two lines" in html and "cc-explanation" in html
-    assert "concept_check.js" in html and (tmp_path / "html" / "_static" / "concept_check.js").is_file()
+    assert "concept_check.js" in html and (out / "_static" / "concept_check.js").is_file()
     assert sys.modules.get("concept_check") is not None
 
 
@@ -121,20 +129,13 @@ def test_concept_checks_finds_the_running_notebook(monkeypatch):
 
 @pytest.mark.parametrize("edition", ["instructor", "student"])
 def test_pdf_numbers_the_options_and_prints_the_answer_for_instructors_only(tmp_path, edition):
-    pytest.importorskip("myst_parser")
-    from sphinx.application import Sphinx
-
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "conf.py").write_text(
-        f"import sys\nsys.path.insert(0, {str(ROOT / '_ext')!r})\n"
+    out = _build_demo(
+        tmp_path,
+        "latex",
         "extensions = ['myst_parser', 'concept_check', 'book_pdf']\nmyst_enable_extensions = ['dollarmath']\n"
-        f"book_edition = {edition!r}\nlatex_documents = [('index', 'demo.tex', 'Demo', 'A', 'manual')]\n"
+        f"book_edition = {edition!r}\nlatex_documents = [('index', 'demo.tex', 'Demo', 'A', 'manual')]\n",
     )
-    (src / "index.md").write_text("# Demo\n\n" + BLOCK + "\n")
-    app = Sphinx(str(src), str(src), str(tmp_path / "tex"), str(tmp_path / "doctrees"), "latex", status=None)
-    app.build()
-    tex = (tmp_path / "tex" / "demo.tex").read_text()
+    tex = (out / "demo.tex").read_text()
     assert r"\begin{enumerate}" in tex and "the second, written on two lines" in tex
     assert ("Answer: option 2." in tex) == (edition == "instructor")
     assert ("Counting from one" in tex) == (edition == "instructor")

@@ -3,7 +3,7 @@
 * scikit-learn's estimator checks (``parametrize_with_checks``): fit/transform, cloning, pickling,
   ``n_features_in_``, dtype handling; short runs keep the ~50 checks per learner fast, and nothing is
   silenced.
-* Bad data is rejected with an error that names the argument.
+* Bad data, and a bad value of each parameter, is rejected with an error that names the argument.
 * The same ``random_state`` gives the same map, another one a different map (for learners that draw
   pairs, chunklets or a random start).
 * Behaviour, against an oracle that does not involve the learner: on data made for metric learning
@@ -101,6 +101,60 @@ def test_bad_data_names_the_argument(name, wine):
         estimator.fit(X, np.linspace(0, 1, len(X)))
     with pytest.raises(ValueError, match="X has 5 features"):
         estimator.fit(X, y).transform(X[:, :5])
+
+
+# One bad value per checked parameter, and the start of the message it must raise.
+BAD_PARAMETERS = [
+    (MMC, {"max_iter": 0}, ValueError, "max_iter must be >= 1"),
+    (MMC, {"num_constraints": 1}, ValueError, "num_constraints must be >= 2"),
+    (MMC, {"tol": -1.0}, ValueError, "tol must be >= 0"),
+    (RCA, {"chunk_size": 1}, ValueError, "chunk_size must be >= 2"),
+    (RCA, {"num_chunks": 0}, ValueError, "num_chunks must be >= 1"),
+    (RCA, {"reg": -1.0}, ValueError, "reg must be >= 0"),
+    (DCA, {"n_components": 20}, ValueError, "n_components must be <= n_features = 13"),
+    (DCA, {"reg": 0.0}, ValueError, "reg must be > 0"),
+    (LMNN, {"n_neighbors": 2.5}, TypeError, "n_neighbors must be an int"),
+    (LMNN, {"n_neighbors": 200}, ValueError, "n_neighbors must be < the size of the smallest class"),
+    (LMNN, {"mu": 1.5}, ValueError, "mu must be <= 1"),
+    (LMNN, {"n_components": 14}, ValueError, "n_components must be <= n_features = 13"),
+    (GMML, {"t": 2.0}, ValueError, "t must be <= 1"),
+    (GMML, {"reg": 0.0}, ValueError, "reg must be > 0"),
+    (NCA, {"n_components": 20}, ValueError, "n_components must be <= n_features = 13"),
+    (NCA, {"n_components": 1.5}, TypeError, "n_components must be an int"),
+    (NCA, {"init": "lda"}, ValueError, "init must be one of"),
+    (NCA, {"max_iter": 0}, ValueError, "max_iter must be >= 1"),
+    (NCA, {"tol": -1.0}, ValueError, "tol must be >= 0"),
+    (MCML, {"max_iter": 0}, ValueError, "max_iter must be >= 1"),
+    (MCML, {"init_scale": 0.0}, ValueError, "init_scale must be > 0"),
+    (ITML, {"gamma": 0.0}, ValueError, "gamma must be > 0"),
+    (ITML, {"num_constraints": 1}, ValueError, "num_constraints must be >= 2"),
+    (ITML, {"bounds": (5.0, 1.0)}, ValueError, "bounds must satisfy u <= l"),
+    (ITML, {"bounds": (1.0,)}, ValueError, "bounds must be a pair"),
+    (ITML, {"bounds": (-1.0, 1.0)}, ValueError, r"bounds\[0\] \(u\) must be > 0"),
+    (FisherHSIC, {"n_components": 0}, ValueError, "n_components must be >= 1"),
+    (FisherHSIC, {"n_components": 99}, ValueError, "n_components must be <= n_features = 13"),
+    (FisherHSIC, {"n_components": 1.5}, TypeError, "n_components must be an int"),
+    (FisherHSIC, {"reg": 0.0}, ValueError, "reg must be > 0"),
+    (IML, {"n_neighbors": 0}, ValueError, "n_neighbors must be >= 1"),
+    (IML, {"balance": "yes"}, TypeError, "balance must be a bool"),
+    (IML, {"learning_rate": 0}, ValueError, "learning_rate must be > 0"),
+    (LLMA, {"reg": 0}, ValueError, "reg must be > 0"),
+    (LLMA, {"gamma": -1.0}, ValueError, "gamma must be > 0"),
+    (AdversarialSML, {"epsilon": -1.0}, ValueError, "epsilon must be >= 0"),
+    (AdversarialSML, {"n_components": 99}, ValueError, "n_components must be <= n_features = 13"),
+    (KernelFisher, {"kernel": "poly"}, ValueError, "kernel must be one of"),
+    (KernelFisher, {"reg": 0}, ValueError, "reg must be > 0"),
+    (BayesianMetric, {"num_constraints": 1}, ValueError, "num_constraints must be >= 2"),
+]
+
+
+@pytest.mark.parametrize(
+    "Estimator, params, error, match", BAD_PARAMETERS, ids=lambda v: v.__name__ if isinstance(v, type) else None
+)
+def test_bad_parameters_name_the_argument(Estimator, params, error, match, wine):
+    X, _, y, _ = wine
+    with pytest.raises(error, match=match):
+        Estimator(**params).fit(X, y)
 
 
 @pytest.mark.parametrize("name", SEEDED)

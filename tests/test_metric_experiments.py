@@ -16,7 +16,6 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from scratchbook.datasets import load_standardized
 from scratchbook.metric import RCA
 from scratchbook.metric.experiments import (
     digits_learners,
@@ -31,14 +30,8 @@ from scratchbook.metric.experiments import (
 RESULTS = Path(__file__).resolve().parents[1] / "chapters" / "metric" / "data" / "knn_scores.json"
 
 
-@pytest.fixture(scope="module")
-def wine():
-    data = load_standardized("wine")
-    return data.data, data.target
-
-
-def test_evaluate_equals_sklearn_cross_validation_on_the_same_splits(wine):
-    X, y = wine
+def test_evaluate_equals_sklearn_cross_validation_on_the_same_splits(wine_all):
+    X, y = wine_all
     scores = evaluate({"scaled": StandardScaler, "RCA": RCA}, X, y, n_splits=4, train_size=0.5, random_state=3)
     cv = StratifiedShuffleSplit(4, train_size=0.5, random_state=3)
     for name, make in (("scaled", StandardScaler), ("RCA", RCA)):
@@ -47,8 +40,8 @@ def test_evaluate_equals_sklearn_cross_validation_on_the_same_splits(wine):
 
 
 @pytest.mark.parametrize("k", [1, 3, 5])
-def test_loo_knn_accuracy_equals_sklearn_leave_one_out(wine, k):
-    X, y = wine
+def test_loo_knn_accuracy_equals_sklearn_leave_one_out(wine_all, k):
+    X, y = wine_all
     ref = cross_val_score(KNeighborsClassifier(k), X, y, cv=LeaveOneOut()).mean()
     assert loo_knn_accuracy(X, y, k) == pytest.approx(ref, abs=1e-12)
 
@@ -81,8 +74,8 @@ def test_make_noisy_features_names_the_bad_argument(kwargs, error, match):
         make_noisy_features(**kwargs)
 
 
-def test_evaluate_and_the_factories_reject_bad_input(wine):
-    X, y = wine
+def test_evaluate_and_the_factories_reject_bad_input(wine_all):
+    X, y = wine_all
     with pytest.raises(ValueError, match="y must have shape"):
         evaluate({"id": FunctionTransformer}, X, y[:-1])
     with pytest.raises(ValueError, match="learners must name at least one"):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scratchbook.datasets import load_standardized
 from scratchbook.metric.hsic import FisherHSIC, hsic, label_kernel
 
 
@@ -63,22 +62,16 @@ def test_hsic_of_independent_and_dependent_data():
     assert independent < 0.05 * dependent
 
 
-@pytest.fixture(scope="module")
-def wine():
-    data = load_standardized("wine")
-    return data.data, data.target
-
-
-def test_objective_is_the_hsic_of_the_projection(wine):
-    X, y = wine
+def test_objective_is_the_hsic_of_the_projection(wine_all):
+    X, y = wine_all
     model = FisherHSIC(n_components=2).fit(X, y)
     Z = model.transform(X)
     # HSIC of the projected data with the labels, computed from the kernel matrices, equals Σ λ_k
     assert hsic(Z @ Z.T, label_kernel(y)) == pytest.approx(model.eigenvalues_.sum(), rel=1e-8)
 
 
-def test_eigenvectors_are_optimal_under_the_constraint(wine):
-    X, y = wine
+def test_eigenvectors_are_optimal_under_the_constraint(wine_all):
+    X, y = wine_all
     model = FisherHSIC(n_components=2, reg=1e-6).fit(X, y)
     n, d = X.shape
     H = np.eye(n) - np.ones((n, n)) / n  # the centring matrix
@@ -105,38 +98,23 @@ def test_eigenvectors_are_optimal_under_the_constraint(wine):
     np.testing.assert_allclose(A @ U, Sw @ U * model.eigenvalues_, atol=1e-10)
 
 
-def test_default_number_of_directions_is_n_classes_minus_one(wine):
-    X, y = wine
+def test_default_number_of_directions_is_n_classes_minus_one(wine_all):
+    X, y = wine_all
     model = FisherHSIC().fit(X, y)
     assert model.components_.shape == (len(np.unique(y)) - 1, X.shape[1])
 
 
-def test_separates_classes_better_than_the_raw_features(wine):
+def test_separates_classes_better_than_the_raw_features(wine_all):
     from sklearn.model_selection import cross_val_score
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.pipeline import make_pipeline
 
-    X, y = wine
+    X, y = wine_all
     rng = np.random.default_rng(3)
     X_noisy = np.hstack([X, 3 * rng.normal(size=(len(X), 20))])  # 20 pure-noise features
     raw = cross_val_score(KNeighborsClassifier(5), X_noisy, y, cv=5).mean()
     learned = cross_val_score(make_pipeline(FisherHSIC(), KNeighborsClassifier(5)), X_noisy, y, cv=5).mean()
     assert learned > raw + 0.05
-
-
-@pytest.mark.parametrize(
-    "kwargs, error, name",
-    [
-        ({"n_components": 0}, ValueError, "n_components"),
-        ({"n_components": 99}, ValueError, "n_components"),
-        ({"n_components": 1.5}, TypeError, "n_components"),
-        ({"reg": 0.0}, ValueError, "reg"),
-    ],
-)
-def test_bad_parameters_name_themselves(wine, kwargs, error, name):
-    X, y = wine
-    with pytest.raises(error, match=name):
-        FisherHSIC(**kwargs).fit(X, y)
 
 
 def test_bad_kernels_name_themselves():

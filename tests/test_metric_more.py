@@ -191,21 +191,13 @@ def test_spdnet_gradcheck_and_output_distances_are_log_euclidean():
     S = _spd(4, 5)
     net = SPDNet(5, 3, eps=1e-6).double()
     torch.nn.init.normal_(net.weight)
-    assert torch.autograd.gradcheck(lambda w: _spd_forward(net, w, S), (net.weight.detach().clone().requires_grad_(),))
+    forward = lambda w: torch.func.functional_call(net, {"weight": w}, (S,))  # noqa: E731 - the net's own forward at w
+    assert torch.autograd.gradcheck(forward, (net.weight.detach().clone().requires_grad_(),))
     out = net(S)
     W = net.stiefel().detach()
     torch.testing.assert_close(W.T @ W, torch.eye(3, dtype=torch.float64))
     logs = spd_log(W.T @ S @ W)
     torch.testing.assert_close((out[0] - out[1]).norm(), (logs[0] - logs[1]).norm())
-
-
-def _spd_forward(net, w, S):
-    with torch.no_grad():
-        net.weight.copy_(w)
-    net.weight = torch.nn.Parameter(w) if False else net.weight
-    Q, R = torch.linalg.qr(w)
-    W = Q * torch.sign(torch.diagonal(R))
-    return spd_log(W.T @ S @ W, eps=net.eps)[:, net.rows, net.cols]
 
 
 def test_autoencoder_and_transformer_shapes_and_errors():
@@ -217,6 +209,10 @@ def test_autoencoder_and_transformer_shapes_and_errors():
     assert Z.shape == (60, 3)
     with pytest.raises(ValueError, match="method"):
         NetTransformer("pca").fit(X, y)
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        NetTransformer(steps=1).fit(X[:, 0], y)
+    with pytest.raises(ValueError, match="X has 5 features"):
+        NetTransformer("triplet", out=3, steps=1).fit(X, y).transform(X[:, :5])
     with pytest.raises(ValueError, match="out_size"):
         SPDNet(3, 4)
 
@@ -287,3 +283,13 @@ def test_cross_modal_recall_against_a_brute_force_loop_and_data_shapes():
         cross_modal_recall(ZA, ZB[:5], y)
     S, ys = make_spd_classes(3, random_state=0)
     assert S.shape == (9, 6, 6) and np.all(np.linalg.eigvalsh(S) > 0) and np.array_equal(np.bincount(ys), [3, 3, 3])
+
+
+def test_embedding_checks_name_the_argument():
+    Z, labels = torch.randn(6, 3), torch.tensor([0, 0, 1, 1, 2, 2])
+    with pytest.raises(ValueError, match=r"Z must be 2-D of shape \(n_samples, n_dims\), got shape \(6,\)"):
+        scatter_matrices(Z[:, 0], labels)
+    with pytest.raises(TypeError, match="Z must be a torch.Tensor, got ndarray"):
+        scatter_matrices(Z.numpy(), labels)
+    with pytest.raises(ValueError, match="zb contains NaN or infinity"):
+        cross_modal_loss(Z, Z * float("nan"))

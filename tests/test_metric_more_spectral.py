@@ -185,26 +185,6 @@ def test_kernel_fisher_solves_its_eigenproblem(data):
     np.testing.assert_allclose(within, A[:, 0] @ kernel_fisher_matrices(K, y)[1] @ A[:, 0], rtol=1e-8)
 
 
-@pytest.mark.parametrize(
-    "make, match",
-    [
-        (lambda: IML(n_neighbors=0), "n_neighbors"),
-        (lambda: IML(balance="yes"), "balance"),
-        (lambda: IML(learning_rate=0), "learning_rate"),
-        (lambda: LLMA(reg=0), "reg"),
-        (lambda: LLMA(gamma=-1.0), "gamma"),
-        (lambda: AdversarialSML(epsilon=-1.0), "epsilon"),
-        (lambda: AdversarialSML(n_components=99), "n_components"),
-        (lambda: KernelFisher(kernel="poly"), "kernel"),
-        (lambda: KernelFisher(reg=0), "reg"),
-    ],
-)
-def test_bad_parameters_name_the_argument(data, make, match):
-    X, y = data
-    with pytest.raises((ValueError, TypeError), match=match):
-        make().fit(X, y)
-
-
 def test_make_turning_has_the_stated_geometry():
     X, y = make_turning(4000, length=2.0, gap=0.5, noise=0.1, spread=3.0, random_state=1)
     assert X.shape == (4000, 3) and np.bincount(y).tolist() == [2000, 2000]

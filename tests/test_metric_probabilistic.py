@@ -16,7 +16,7 @@ from scipy.optimize import minimize
 from scipy.stats import entropy
 from sklearn.neighbors import NeighborhoodComponentsAnalysis as SkNCA
 
-from scratchbook.metric import ITML, MCML, NCA, sample_pairs
+from scratchbook.metric import MCML, NCA, sample_pairs
 from scratchbook.metric.checks import check_bregman_step, check_nca_objective
 from scratchbook.metric.itml import bregman_step, itml_solve, logdet_divergence
 from scratchbook.metric.mcml import collapse_targets, mcml_objective_grad
@@ -203,29 +203,6 @@ def test_sample_pairs_respects_labels():
     assert len(i) == 101 and np.sum(delta == 1) == 50
     assert np.all(i != j)
     assert np.all((y[i] == y[j]) == (delta == 1))
-
-
-@pytest.mark.parametrize(
-    "Estimator, params, error, match",
-    [
-        (NCA, {"n_components": 20}, ValueError, "n_components must be <= n_features = 13"),
-        (NCA, {"n_components": 1.5}, TypeError, "n_components must be an int"),
-        (NCA, {"init": "lda"}, ValueError, "init must be one of"),
-        (NCA, {"max_iter": 0}, ValueError, "max_iter must be >= 1"),
-        (NCA, {"tol": -1.0}, ValueError, "tol must be >= 0"),
-        (MCML, {"max_iter": 0}, ValueError, "max_iter must be >= 1"),
-        (MCML, {"init_scale": 0.0}, ValueError, "init_scale must be > 0"),
-        (ITML, {"gamma": 0.0}, ValueError, "gamma must be > 0"),
-        (ITML, {"num_constraints": 1}, ValueError, "num_constraints must be >= 2"),
-        (ITML, {"bounds": (5.0, 1.0)}, ValueError, "bounds must satisfy u <= l"),
-        (ITML, {"bounds": (1.0,)}, ValueError, "bounds must be a pair"),
-        (ITML, {"bounds": (-1.0, 1.0)}, ValueError, r"bounds\[0\] \(u\) must be > 0"),
-    ],
-)
-def test_bad_parameters_name_the_argument(Estimator, params, error, match, wine):
-    X, _, y, _ = wine
-    with pytest.raises(error, match=match):
-        Estimator(**params).fit(X, y)
 
 
 def test_checkers_accept_right_answers_and_reject_wrong_ones(capsys):

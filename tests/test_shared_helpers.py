@@ -50,6 +50,8 @@ def test_make_factor_data_rejects_bad_arguments():
         datasets.make_factor_data(n_features=3, n_components=4)
     with pytest.raises(ValueError, match="noise_variance"):
         datasets.make_factor_data(noise_variance=-1.0)
+    with pytest.raises(ValueError, match="noise_variance must be a scalar or a vector of length n_features = 10"):
+        datasets.make_factor_data(n_features=10, noise_variance=np.ones(3))
 
 
 def test_load_standardized():

@@ -76,6 +76,11 @@ def weight_matrix(indices: np.ndarray, weights: np.ndarray, n_samples: int) -> s
     return sparse.csr_array((weights.ravel(), indices.ravel(), indptr), shape=(m, n_samples))
 
 
+ARPACK_DEFAULTS = (1e-6, 100)
+"""arpack's tolerance and iteration cap in :class:`LLE` (scikit-learn's defaults), for the subclasses
+whose ``tol`` and ``max_iter`` belong to EM."""
+
+
 def lle_embedding(
     W: sparse.csr_array,
     n_components: int,
@@ -179,14 +184,10 @@ class LLE(TransformerMixin, BaseEstimator):
         check_int("max_iter", self.max_iter, low=1)
         return X
 
-    def _arpack_settings(self) -> tuple[float, int]:
-        """Tolerance and iteration cap handed to arpack."""
-        return self.tol, self.max_iter
-
-    def _embed(self, weights: np.ndarray) -> None:
-        """Set ``embedding_`` and ``reconstruction_error_`` from the n×k reconstruction weights."""
+    def _embed(self, weights: np.ndarray, tol: float, max_iter: int) -> None:
+        """Set ``embedding_`` and ``reconstruction_error_`` from the n×k reconstruction weights; ``tol`` and
+        ``max_iter`` go to arpack."""
         W = weight_matrix(self.neighbors_, weights, len(self.neighbors_))
-        tol, max_iter = self._arpack_settings()
         rng = check_random_state(self.random_state)
         self.embedding_, self.reconstruction_error_ = lle_embedding(
             W, self.n_components, self.eigen_solver, tol, max_iter, rng
@@ -198,7 +199,7 @@ class LLE(TransformerMixin, BaseEstimator):
         self.X_fit_ = X
         self.neighbors_ = knn_indices(X, self.n_neighbors)
         self.weights_ = reconstruction_weights(X, X[self.neighbors_], self.reg)
-        self._embed(self.weights_)
+        self._embed(self.weights_, self.tol, self.max_iter)
         return self
 
     def fit_transform(self, X, y=None):

@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from scratchbook._validation import check_int, check_real
-from scratchbook.latent.lle import LLE, knn_indices
+from scratchbook.latent.lle import ARPACK_DEFAULTS, LLE, knn_indices
 
 __all__ = ["PaperStochasticLLE", "zero_mean_posterior", "zero_mean_m_step", "zero_mean_loglike", "paper_slr_em"]
 
@@ -149,10 +149,6 @@ class PaperStochasticLLE(LLE):
         self.tol = tol
         self.random_state = random_state
 
-    def _arpack_settings(self) -> tuple[float, int]:
-        """``max_iter`` belongs to EM here; arpack keeps scikit-learn's iteration cap."""
-        return self.tol, 100
-
     def fit(self, X, y=None):
         """Find the neighbours, run the paper's EM for the weights, embed with the posterior means."""
         X = self._validate(X)
@@ -174,7 +170,7 @@ class PaperStochasticLLE(LLE):
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        self._embed(mean)
+        self._embed(mean, self.tol, ARPACK_DEFAULTS[1])  # max_iter is EM's here, tol arpack's
         return self
 
     def transform(self, X):

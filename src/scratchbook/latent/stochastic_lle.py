@@ -32,7 +32,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from scratchbook._validation import check_int, check_real
-from scratchbook.latent.lle import LLE, knn_indices, lle_embedding, local_gram, weight_matrix
+from scratchbook.latent.lle import ARPACK_DEFAULTS, LLE, knn_indices, lle_embedding, local_gram, weight_matrix
 
 __all__ = [
     "StochasticLLE",
@@ -165,10 +165,6 @@ class StochasticLLE(LLE):
         self.eigen_solver = eigen_solver
         self.random_state = random_state
 
-    def _arpack_settings(self) -> tuple[float, int]:
-        """``tol`` and ``max_iter`` belong to EM here; arpack keeps scikit-learn's defaults."""
-        return 1e-6, 100
-
     def fit(self, X, y=None):
         """Find the neighbours, run EM for the posterior of the weights, embed with the posterior means."""
         X = self._validate(X)
@@ -187,7 +183,7 @@ class StochasticLLE(LLE):
             warnings.warn(
                 f"EM did not converge in max_iter={self.max_iter} iterations.", ConvergenceWarning, stacklevel=2
             )
-        self._embed(mean)
+        self._embed(mean, *ARPACK_DEFAULTS)  # tol and max_iter are EM's here
         return self
 
     def sample_weights(self, n_draws: int = 1, random_state=None) -> np.ndarray:
@@ -203,10 +199,9 @@ class StochasticLLE(LLE):
         """Embeddings (n_draws×n×n_components) of posterior draws of the weights, signs matched to ``embedding_``."""
         draws = self.sample_weights(n_draws, random_state)
         rng = check_random_state(self.random_state if random_state is None else random_state)
-        tol, max_iter = self._arpack_settings()
         out = np.empty((n_draws,) + self.embedding_.shape)
         for s, weights in enumerate(draws):
             W = weight_matrix(self.neighbors_, weights, len(weights))
-            Y, _ = lle_embedding(W, self.n_components, self.eigen_solver, tol, max_iter, rng)
+            Y, _ = lle_embedding(W, self.n_components, self.eigen_solver, *ARPACK_DEFAULTS, rng)
             out[s] = Y * np.where(np.sum(Y * self.embedding_, axis=0) < 0, -1.0, 1.0)
         return out

@@ -27,6 +27,18 @@ from scratchbook.metric.rca import RCA
 from scratchbook.metric.hsic import FisherHSIC
 from scratchbook.metric.retrieval import map_at_r, mean_confidence_interval, r_precision, recall_at_k
 
+# The deep-learning names of chapter 4 (metric/deep.py), imported with torch on first use.
+_DEEP = (
+    "triplet_loss",
+    "contrastive_loss",
+    "distance_weighted_sampling",
+    "EmbeddingNet",
+    "train_embedding",
+    "prototypes",
+    "prototypical_loss",
+    "train_prototypical",
+)
+
 __all__: list[str] = [
     "MahalanobisMixin",
     "mahalanobis_distances",
@@ -42,14 +54,7 @@ __all__: list[str] = [
     "NCA",
     "ITML",
     "BayesianMetric",
-    "triplet_loss",
-    "contrastive_loss",
-    "distance_weighted_sampling",
-    "EmbeddingNet",
-    "train_embedding",
-    "prototypes",
-    "prototypical_loss",
-    "train_prototypical",
+    *_DEEP,
 ]
 
 # The pairs every pair-based learner draws, and the one evaluation protocol of the part.
@@ -60,36 +65,19 @@ __all__ += ["sample_pairs", "evaluate"]
 
 # --- Retrieval and few-shot evaluation (chapter 5) ---
 __all__ += ["recall_at_k", "r_precision", "map_at_r", "mean_confidence_interval", "FisherHSIC"]
-__all__ += ["proxy_nca_loss", "proxy_anchor_loss", "arcface_loss", "n_pair_loss", "lifted_structure_loss"]
-__all__ += ["WithProxies"]
-_DEEP_CH5 = {
-    "proxy_nca_loss": "losses",
-    "proxy_anchor_loss": "losses",
-    "arcface_loss": "losses",
-    "n_pair_loss": "losses",
-    "lifted_structure_loss": "losses",
-    "WithProxies": "losses",
-}
+_LOSSES = ("proxy_nca_loss", "proxy_anchor_loss", "arcface_loss", "n_pair_loss", "lifted_structure_loss", "WithProxies")
+__all__ += _LOSSES  # chapter 5's losses (metric/losses.py), imported with torch on first use
 
-_DEEP = {
-    "triplet_loss",
-    "contrastive_loss",
-    "distance_weighted_sampling",
-    "EmbeddingNet",
-    "train_embedding",
-    "prototypes",
-    "prototypical_loss",
-    "train_prototypical",
-}
+_LAZY = dict.fromkeys(_DEEP, "deep") | dict.fromkeys(_LOSSES, "losses")  # name -> module
 
 
 def __getattr__(name: str) -> Any:
-    if name in _DEEP or name in _DEEP_CH5:  # torch is imported here, on first use
-        value = getattr(import_module(f"scratchbook.metric.{_DEEP_CH5.get(name, 'deep')}"), name)
+    if name in _LAZY:  # torch is imported here, on first use
+        value = getattr(import_module(f"scratchbook.metric.{_LAZY[name]}"), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _DEEP | set(_DEEP_CH5))
+    return sorted(set(globals()) | set(_LAZY))

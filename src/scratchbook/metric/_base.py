@@ -14,10 +14,10 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from scratchbook._validation import check_X
+from scratchbook._validation import check_int, check_X
 from scratchbook.metric.distances import mahalanobis_distances
 
-__all__ = ["MahalanobisMixin", "sample_pairs"]
+__all__ = ["MahalanobisMixin", "sample_pairs", "default_num_constraints"]
 
 
 def relative_ridge(C: np.ndarray, reg: float) -> np.ndarray:
@@ -53,6 +53,11 @@ def sample_pairs(y: np.ndarray, num_constraints: int, rng) -> tuple[np.ndarray, 
     return np.array(out_i, dtype=int), np.array(out_j, dtype=int), np.array(out_delta, dtype=int)
 
 
+def default_num_constraints(n_classes: int, per_class_pair: int) -> int:
+    """The default number of pairs of a pair learner: ``per_class_pair``·c² for c classes."""
+    return per_class_pair * n_classes**2
+
+
 class MahalanobisMixin(TransformerMixin, BaseEstimator):
     """Base class of the supervised metric learners: ``fit(X, y)``, ``transform`` and the metric M.
 
@@ -71,6 +76,19 @@ class MahalanobisMixin(TransformerMixin, BaseEstimator):
         if y is None:
             return check_X(self, X, reset=reset)
         return check_X(self, X, y, reset=reset, min_samples=2)
+
+    def _draw_constraints(self, y: np.ndarray, rng, per_class_pair: int | None = None) -> tuple:
+        """The pairs of a fit, drawn by :func:`sample_pairs` and kept as ``constraints_`` (i, j, δ).
+
+        Their number is ``self.num_constraints``; where that is ``None``, the learner's default
+        :func:`default_num_constraints` with ``per_class_pair``.
+        """
+        num = self.num_constraints
+        if num is None and per_class_pair is not None:
+            num = default_num_constraints(len(np.unique(y)), per_class_pair)
+        num = check_int("num_constraints", num, low=2)
+        self.constraints_ = sample_pairs(y, num, rng)
+        return self.constraints_
 
     def fit(self, X, y):
         """Learn the metric from data X (n×d) and class labels y (n,)."""
@@ -95,7 +113,11 @@ class MahalanobisMixin(TransformerMixin, BaseEstimator):
         return X @ self.components_.T
 
     def get_mahalanobis_matrix(self) -> np.ndarray:
-        """The learned metric M = LᵀL (d×d, symmetric positive semidefinite)."""
+        """The learned metric M = LᵀL, symmetric positive semidefinite, on the space L acts on.
+
+        That is the input features (d×d) for every learner but KernelRCA, whose L acts on its kernel
+        PCA coordinates (k×k).
+        """
         check_is_fitted(self)
         return self.components_.T @ self.components_
 

@@ -27,7 +27,7 @@ from scipy.special import expit
 from sklearn.utils.validation import check_is_fitted
 
 from scratchbook._validation import check_int, check_real
-from scratchbook.metric._base import MahalanobisMixin, sample_pairs
+from scratchbook.metric._base import MahalanobisMixin
 
 __all__ = ["pair_features", "pair_objective", "BayesianMetric"]
 
@@ -116,12 +116,10 @@ class BayesianMetric(MahalanobisMixin):
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         alpha = check_real("alpha", self.alpha, low=0.0, strict_low=True)
-        num_constraints = check_int("num_constraints", self.num_constraints, low=2)
         max_iter = check_int("max_iter", self.max_iter, low=1)
         tol = check_real("tol", self.tol, low=0.0)
         rng = np.random.RandomState(self.random_state)
-        i, j, delta = sample_pairs(y, num_constraints, rng)
-        self.constraints_ = (i, j, delta)
+        i, j, delta = self._draw_constraints(y, rng)
         Phi = pair_features(X[i], X[j])
         theta = np.zeros(X.shape[1] + 1)
         value, grad, hess = pair_objective(theta, Phi, delta, alpha)

@@ -1,4 +1,8 @@
-"""Checkers for the exercises of Part II: call one with your answer to see whether it is right."""
+"""Checkers for the exercises of Part II: call one with your answer to see whether it is right.
+
+Each calls the answer through ``call_or_none``; ``None`` back means it is not written yet (a message
+has been printed), and the checker returns False, as in the other parts' checkers.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,6 @@ import numpy as np
 from scratchbook.book import call_or_none, report_check
 
 __all__: list[str] = []
-
-
-def _not_done(answer) -> bool:
-    """True when the reader's function is not written yet (``call_or_none`` has said so)."""
-    return answer is None
 
 
 def _psd(rng, d: int, rank: int) -> np.ndarray:
@@ -32,7 +31,7 @@ def check_mahalanobis(fn) -> bool:
     for d, rank in ((3, 3), (5, 2)):  # a full-rank and a low-rank metric
         X, Y, M = rng.normal(size=(6, d)), rng.normal(size=(4, d)), _psd(rng, d, rank)
         answer = call_or_none(fn, X, Y, M)
-        if _not_done(answer):
+        if answer is None:
             return False
         ok &= report_check(
             f"distances with a rank-{rank} metric in d={d}",
@@ -53,7 +52,7 @@ def check_project_psd(fn) -> bool:
         B = rng.normal(size=(d, d))
         M = (B + B.T) / 2  # symmetric, with eigenvalues of both signs
         answer = call_or_none(fn, M)
-        if _not_done(answer):
+        if answer is None:
             return False
         ok &= report_check(
             f"projection of a {d}×{d} symmetric matrix",
@@ -78,7 +77,7 @@ def check_nca_objective(fn) -> bool:
     X, y = rng.normal(size=(15, 4)), rng.integers(0, 3, size=15)
     L = 0.7 * rng.normal(size=(2, 4))
     answer = call_or_none(fn, L, X, y)
-    if _not_done(answer):
+    if answer is None:
         return False
     if not isinstance(answer, tuple) or len(answer) != 2:
         print("✗ fn must return a pair (f, grad).")
@@ -111,7 +110,7 @@ def check_bregman_step(fn) -> bool:
     # a violated similarity, a violated dissimilarity, and a satisfied constraint with λ > 0
     for delta, xi, lam in ((1, 0.5 * p, 0.0), (-1, 2.0 * p, 0.0), (1, 2.0 * p, 0.3)):
         answer = call_or_none(fn, A.copy(), v, delta, xi, lam, 1.0)
-        if _not_done(answer):
+        if answer is None:
             return False
         if not isinstance(answer, tuple) or len(answer) != 3:
             print("✗ fn must return a triple (A, xi, lam).")
@@ -143,7 +142,7 @@ def check_geometric_mean(fn) -> bool:
     for d, t in ((2, 0.5), (4, 0.5), (4, 0.2)):
         A, B = _psd(rng, d, d) + 0.5 * np.eye(d), _psd(rng, d, d) + 0.5 * np.eye(d)
         answer = call_or_none(fn, A, B, t)
-        if _not_done(answer):
+        if answer is None:
             return False
         ok &= report_check(
             f"A #_t B for {d}×{d} matrices, t = {t}",
@@ -163,7 +162,7 @@ def check_rca_map(fn) -> bool:
     chunks = np.repeat(np.arange(6), 5)
     chunks[::7] = -1
     answer = call_or_none(fn, X, chunks)
-    if _not_done(answer):
+    if answer is None:
         return False
     return report_check(
         "RCA map C^{-1/2}",
@@ -193,7 +192,7 @@ def check_batch_hard(fn) -> bool:
     a, p, n = mine_triplets(D, torch.as_tensor(y), mining="batch_hard")
     expected = torch.relu(D[a, p] - D[a, n] + 0.2).numpy()
     answer = call_or_none(fn, D.numpy().copy(), y.copy(), 0.2)
-    if _not_done(answer):
+    if answer is None:
         return False
     return report_check(
         "batch-hard losses of 16 anchors (margin 0.2)",
@@ -242,7 +241,7 @@ def check_batch_hard_grad(fn) -> bool:
     for margin in (0.2, 1.0, 4.0):
         expected, losses = batch_hard_autograd(E, y, margin)
         answer = call_or_none(fn, E.copy(), y.copy(), margin)
-        if _not_done(answer):
+        if answer is None:
             return False
         ok &= report_check(
             f"gradient at margin {margin} ({int((losses > 0).sum())} of {len(y)} anchors with a loss)",
@@ -270,7 +269,7 @@ def check_prototype_predict(fn) -> bool:
     classes, protos = prototypes(torch.as_tensor(support), torch.as_tensor(support_labels))
     expected = classes[prototype_logits(torch.as_tensor(query), protos).argmax(dim=1)].numpy()
     answer = call_or_none(fn, support.copy(), support_labels.copy(), query.copy())
-    if _not_done(answer):
+    if answer is None:
         return False
     return report_check(
         "labels of 12 queries, 3-way 5-shot",
@@ -297,7 +296,7 @@ def check_map_at_r(fn) -> bool:
         labels = np.repeat(np.arange(n_classes), sizes)
         embeddings = rng.normal(size=(len(labels), 3)) + labels[:, None] * 0.8
         answer = call_or_none(fn, embeddings.copy(), labels.copy())
-        if _not_done(answer):
+        if answer is None:
             return False
         ok &= report_check(
             f"MAP@R of {len(labels)} samples in {n_classes} classes of sizes {sizes}",
@@ -331,7 +330,7 @@ def check_balanced_weights(fn) -> bool:
         ("a class anchors none", anchors[y[anchors] != 2]),
     ):
         answer = call_or_none(fn, y, a)
-        if _not_done(answer):
+        if answer is None:
             return False
         ok &= report_check(
             f"class-balanced pair weights ({case})",
@@ -357,7 +356,7 @@ def check_fisher_eigenvalues(fn) -> bool:
         y = np.arange(40) % n_classes
         Z = rng.normal(size=(40, d)) + y[:, None] * rng.normal(size=d)
         answer = call_or_none(fn, Z.copy(), y.copy(), 0.01)
-        if _not_done(answer):
+        if answer is None:
             return False
         expected = fisher_eigenvalues(torch.as_tensor(Z), torch.as_tensor(y), 0.01).numpy()
         ok &= report_check(

@@ -18,11 +18,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from scratchbook._validation import check_int, check_option, check_real
+from scratchbook._validation import check_int, check_option, check_real, check_X
 from scratchbook.metric.deep import EmbeddingNet, embed, pk_batch, triplet_loss
+from scratchbook.metric.losses import _check_tensor
 from scratchbook.training import fit
 
 __all__ = [
@@ -44,16 +45,6 @@ __all__ = [
     "cross_modal_run",
     "spd_run",
 ]
-
-
-def _check_embeddings(name: str, Z: torch.Tensor) -> torch.Tensor:
-    if not isinstance(Z, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(Z).__name__}")
-    if Z.ndim != 2:
-        raise ValueError(f"{name} must have shape (n_samples, n_dims), got {tuple(Z.shape)}")
-    if not torch.isfinite(Z).all():
-        raise ValueError(f"{name} contains NaN or inf")
-    return Z
 
 
 # --- Reconstruction autoencoder ---------------------------------------------------------------
@@ -93,7 +84,7 @@ class Autoencoder(nn.Module):
 
 def scatter_matrices(Z: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Within-class and between-class scatter of a batch (Eq. dlda-scatter), each divided by n."""
-    Z = _check_embeddings("Z", Z)
+    Z = _check_tensor("Z", Z)
     labels = torch.as_tensor(labels, device=Z.device)
     if labels.shape != (Z.shape[0],):
         raise ValueError(f"labels must have shape ({Z.shape[0]},), got {tuple(labels.shape)}")
@@ -146,7 +137,7 @@ def cross_modal_loss(za: torch.Tensor, zb: torch.Tensor, temperature: float = 0.
     the cosine similarities divided by ``temperature`` are logits, and the loss is the mean of the
     cross-entropies of picking the right partner from a to b and from b to a.
     """
-    za, zb = _check_embeddings("za", za), _check_embeddings("zb", zb)
+    za, zb = _check_tensor("za", za), _check_tensor("zb", zb)
     if za.shape != zb.shape:
         raise ValueError(f"za and zb must have the same shape, got {tuple(za.shape)} and {tuple(zb.shape)}")
     temperature = check_real("temperature", temperature, low=0.0, strict_low=True)
@@ -231,7 +222,7 @@ class NetTransformer(TransformerMixin, BaseEstimator):
         method = check_option("method", self.method, METHODS)
         out = check_int("out", self.out, low=1)
         steps = check_int("steps", self.steps, low=1)
-        X = validate_data(self, X, dtype=np.float32)
+        X = check_X(self, X, reset=True, dtype=np.float32)
         y = np.zeros(len(X), dtype=int) if y is None else np.asarray(y)
         if method != "autoencoder" and len(np.unique(y)) < 2:
             raise ValueError(f"method {method!r} needs y with at least 2 classes")
@@ -270,7 +261,7 @@ class NetTransformer(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Embeddings of X (n × ``out``)."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = check_X(self, X, reset=False, dtype=np.float32)
         return embed(self.net_, X).astype(np.float64)
 
 

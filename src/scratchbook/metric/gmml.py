@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
-from scratchbook._validation import check_int, check_real
-from scratchbook.metric._base import MahalanobisMixin, sample_pairs
+from scratchbook._validation import check_real
+from scratchbook.metric._base import MahalanobisMixin
 from scratchbook.metric.distances import components_from_metric
 
 __all__ = ["GMML", "spd_power", "geometric_mean", "riemannian_distance", "pair_scatter"]
@@ -83,10 +83,7 @@ class GMML(MahalanobisMixin):
         """Scatter of similar (S) and dissimilar (D) pairs, then Eq. (gmml-closed-form)."""
         t = check_real("t", self.t, low=0.0, high=1.0)
         reg = check_real("reg", self.reg, low=0.0, strict_low=True)
-        num = 20 * len(np.unique(y)) ** 2 if self.num_constraints is None else self.num_constraints
-        num = check_int("num_constraints", num, low=2)
-        i, j, delta = sample_pairs(y, num, check_random_state(self.random_state))
-        self.constraints_ = (i, j, delta)
+        i, j, delta = self._draw_constraints(y, check_random_state(self.random_state), per_class_pair=20)
         S = pair_scatter(X, i[delta == 1], j[delta == 1])
         D = pair_scatter(X, i[delta == -1], j[delta == -1])
         eye = reg * (np.trace(S) / len(S) or 1.0) * np.eye(len(S))

@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from scratchbook._validation import check_int, check_real
-from scratchbook.metric._base import MahalanobisMixin, sample_pairs
+from scratchbook.metric._base import MahalanobisMixin
 from scratchbook.metric.distances import components_from_metric
 
 __all__ = ["ITML", "logdet_divergence", "distance_bounds", "bregman_step", "itml_solve"]
@@ -137,14 +137,10 @@ class ITML(MahalanobisMixin):
         gamma = check_real("gamma", self.gamma, low=0.0, strict_low=True)
         max_iter = check_int("max_iter", self.max_iter, low=1)
         tol = check_real("tol", self.tol, low=0.0)
-        n_classes = int(y.max()) + 1
-        num = 20 * n_classes**2 if self.num_constraints is None else self.num_constraints
-        num = check_int("num_constraints", num, low=2)
         rng = check_random_state(self.random_state)
         A0 = np.eye(X.shape[1])
-        self.bounds_ = self._bounds(X, A0, rng)
-        i, j, delta = sample_pairs(y, num, rng)
-        self.constraints_ = (i, j, delta)
+        self.bounds_ = self._bounds(X, A0, rng)  # drawn before the pairs, from the same generator
+        i, j, delta = self._draw_constraints(y, rng, per_class_pair=20)
         bounds = np.where(delta == 1, self.bounds_[0], self.bounds_[1])
         A, self.n_iter_, self.converged_ = itml_solve(
             X[i] - X[j], delta, bounds, A0, gamma=gamma, max_iter=max_iter, tol=tol

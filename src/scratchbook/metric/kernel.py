@@ -44,7 +44,8 @@ class KernelRCA(MahalanobisMixin):
     Attributes
     ----------
     components_ : ndarray of shape (n_components, n_components)
-        The RCA map L acting on the kernel PCA coordinates; M = LᵀL is the metric there.
+        The RCA map L acting on the kernel PCA coordinates; M = LᵀL is the metric there, so
+        ``get_mahalanobis_matrix()`` is k×k for the k = n_components coordinates, not d×d.
     X_fit_ : ndarray of shape (n_samples, n_features)
         The training points the kernel is evaluated against.
     """

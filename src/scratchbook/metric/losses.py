@@ -127,12 +127,13 @@ def arcface_loss(
 
 
 def _check_tensor(name: str, value: torch.Tensor) -> torch.Tensor:
+    """``value`` if it is a finite 2-D tensor (one row per sample), else an error naming ``name``."""
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
     if value.ndim != 2:
-        raise ValueError(f"{name} must be 2-D, got shape {tuple(value.shape)}")
+        raise ValueError(f"{name} must be 2-D of shape (n_samples, n_dims), got shape {tuple(value.shape)}")
     if not torch.isfinite(value).all():
-        raise ValueError(f"{name} contain NaN or inf")
+        raise ValueError(f"{name} contains NaN or infinity")
     return value
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from scratchbook._validation import check_int, check_real
-from scratchbook.metric._base import MahalanobisMixin, sample_pairs
+from scratchbook.metric._base import MahalanobisMixin
 from scratchbook.metric.distances import components_from_metric, project_psd
 
 __all__ = ["MMC", "mmc_objective_grad", "project_halfspace", "project_feasible", "mmc_solve"]
@@ -109,10 +109,7 @@ class MMC(MahalanobisMixin):
         """Draw the pairs, then run :func:`mmc_solve`."""
         max_iter = check_int("max_iter", self.max_iter, low=1)
         tol = check_real("tol", self.tol, low=0.0)
-        num = 40 * len(np.unique(y)) ** 2 if self.num_constraints is None else self.num_constraints
-        num = check_int("num_constraints", num, low=2)
-        i, j, delta = sample_pairs(y, num, check_random_state(self.random_state))
-        self.constraints_ = (i, j, delta)
+        i, j, delta = self._draw_constraints(y, check_random_state(self.random_state), per_class_pair=40)
         V = X[i] - X[j]
         Vs = V[delta == 1]
         if len(Vs) == 0 or not np.any(Vs):

@@ -48,14 +48,22 @@ def chunklet_means(X: Array, chunks: Array) -> tuple[Array, Array]:
     return means, means[inverse]
 
 
-def within_chunklet_covariance(X: Array, chunks: Array) -> Array:
-    """C = (1/N) Σ_j Σ_{x in chunklet j} (x − x̄_j)(x − x̄_j)ᵀ over the N points in chunklets, Eq. (rca-within)."""
+def within_chunklet_covariance(X: Array, chunks: Array, ddof: int = 0) -> Array:
+    """C = 1/(N − ddof·J) Σ_j Σ_{x in chunklet j} (x − x̄_j)(x − x̄_j)ᵀ over the N points in J chunklets.
+
+    ``ddof=0`` is Eq. (rca-within); ``ddof=1`` (one degree of freedom spent on each chunklet's mean) is
+    the unbiased pooled within-class covariance when every class is one chunklet (``chunks=y``).
+    """
+    ddof = check_int("ddof", ddof, low=0)
     used = chunks >= 0
     if used.sum() == 0:
         raise ValueError("no chunklets: every class has fewer than chunk_size points")
-    _, point_means = chunklet_means(X, chunks)
+    means, point_means = chunklet_means(X, chunks)
+    dof = used.sum() - ddof * len(means)
+    if dof <= 0:
+        raise ValueError(f"ddof = {ddof} leaves no degrees of freedom: {used.sum()} points in {len(means)} chunklets")
     R = X[used] - point_means
-    return R.T @ R / used.sum()
+    return R.T @ R / dof
 
 
 def inverse_sqrt(C: Array, rel_floor: float = 1e-10) -> Array:
