@@ -18,10 +18,6 @@ SUBPACKAGES = ["scratchbook.rnn", "scratchbook.compact", "scratchbook.metric", "
 # The one style of a subpackage's ``__init__`` (scikit-learn's): it imports what it exports by name and declares
 # it once, in a single ``__all__`` list literal, sorted as ruff's RUF022 sorts (constants, classes, functions).
 # The two packages below predate the rule; their branch merges the ``__all__`` steps (metric) and sorts (latent).
-NOT_YET_ONE_STYLE = {
-    "scratchbook.metric": "__all__ is built in several statements",
-    "scratchbook.latent": "__all__ is in chapter order, not sorted",
-}
 
 
 def _exports():
@@ -71,15 +67,7 @@ def _ruff_order(name: str) -> tuple[int, str]:
     return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
 
 
-@pytest.mark.parametrize(
-    "package",
-    [
-        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=NOT_YET_ONE_STYLE[p]))
-        if p in NOT_YET_ONE_STYLE
-        else p
-        for p in SUBPACKAGES
-    ],
-)
+@pytest.mark.parametrize("package", SUBPACKAGES)
 def test_init_declares_all_once_as_a_sorted_literal(package):
     (statement,) = _all_statements(package)
     assert not isinstance(statement, ast.AugAssign), f"{package}: __all__ is extended, not declared once"
@@ -100,19 +88,7 @@ def _modules() -> list[str]:
     ]
 
 
-# The answer checks of two parts still extend their list chapter by chapter; their branch merges it.
-MODULES_NOT_YET_ONE_LITERAL = {"scratchbook.metric.checks", "scratchbook.latent.checks"}
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(m, marks=pytest.mark.xfail(strict=True, reason="__all__ built with +="))
-        if m in MODULES_NOT_YET_ONE_LITERAL
-        else m
-        for m in _modules()
-    ],
-)
+@pytest.mark.parametrize("module", _modules())
 def test_module_declares_all_once_as_a_literal(module):
     """A module that has an ``__all__`` declares it in one list literal (its order is the module's own)."""
     statements = _all_statements(module)

@@ -6,4 +6,4 @@ from scratchbook.latent.paper_slr import PaperStochasticLLE
 from scratchbook.latent.ppca import PPCA
 from scratchbook.latent.stochastic_lle import StochasticLLE
 
-__all__: list[str] = ["FactorAnalysis", "PPCA", "LLE", "StochasticLLE", "PaperStochasticLLE"]
+__all__ = ["LLE", "PPCA", "FactorAnalysis", "PaperStochasticLLE", "StochasticLLE"]

@@ -6,7 +6,12 @@ import numpy as np
 
 from scratchbook.book import report_check
 
-__all__: list[str] = []
+__all__ = [
+    "check_fa_posterior",
+    "check_ppca_closed_form",
+    "check_reconstruction_weights",
+    "check_noise_fixed_point",
+]
 
 
 # --- Factor analysis and probabilistic PCA (chapters 1 and 2) ---------------------------------
@@ -76,9 +81,6 @@ def check_ppca_closed_form(fn) -> bool:
     return ok_s and ok_w
 
 
-__all__ += ["check_fa_posterior", "check_ppca_closed_form"]
-
-
 # --- Locally linear embedding and its stochastic reconstruction (chapters 3 and 4) -------------
 
 
@@ -140,6 +142,3 @@ def check_noise_fixed_point(fn) -> bool:
             "the LLE weights, the reconstruction error and λ.",
         )
     return bool(ok)
-
-
-__all__ += ["check_reconstruction_weights", "check_noise_fixed_point"]

@@ -10,7 +10,21 @@ import numpy as np
 
 from scratchbook.book import call_or_none, report_check
 
-__all__: list[str] = []
+__all__ = [
+    "check_mahalanobis",
+    "check_project_psd",
+    "check_nca_objective",
+    "check_bregman_step",
+    "check_geometric_mean",
+    "check_rca_map",
+    "batch_hard_autograd",
+    "check_batch_hard_grad",
+    "check_batch_hard",
+    "check_prototype_predict",
+    "check_map_at_r",
+    "check_balanced_weights",
+    "check_fisher_eigenvalues",
+]
 
 
 def _psd(rng, d: int, rank: int) -> np.ndarray:
@@ -61,9 +75,6 @@ def check_project_psd(fn) -> bool:
             hint="Eigendecompose M = UΛUᵀ, set the negative eigenvalues to 0, rebuild.",
         )
     return bool(ok)
-
-
-__all__ += ["check_mahalanobis", "check_project_psd"]
 
 
 # --- Probabilistic metric learning (chapter 3) ---------------------------------------------------
@@ -127,9 +138,6 @@ def check_bregman_step(fn) -> bool:
     return bool(ok)
 
 
-__all__ += ["check_nca_objective", "check_bregman_step"]
-
-
 # --- Spectral metric learning (chapter 2) -------------------------------------------------------
 
 
@@ -171,9 +179,6 @@ def check_rca_map(fn) -> bool:
         hint="Subtract each chunklet's mean, average the outer products over the used "
         "points, then take the inverse square root through eigh.",
     )
-
-
-__all__ += ["check_geometric_mean", "check_rca_map"]
 
 
 # --- Deep metric learning (chapter 4) ------------------------------------------------------------
@@ -280,9 +285,6 @@ def check_prototype_predict(fn) -> bool:
     )
 
 
-__all__ += ["batch_hard_autograd", "check_batch_hard_grad", "check_batch_hard", "check_prototype_predict"]
-
-
 # --- Retrieval and few-shot learning on unseen classes (chapter 5) -------------------------------
 
 
@@ -306,9 +308,6 @@ def check_map_at_r(fn) -> bool:
             "precision@i over the relevant items among the first R, divide by R, then average over queries.",
         )
     return bool(ok)
-
-
-__all__ += ["check_map_at_r"]
 
 
 # --- Imbalance, locality, adversaries and kernels (chapter 6) ------------------------------------
@@ -367,7 +366,3 @@ def check_fisher_eigenvalues(fn) -> bool:
             "scipy.linalg.eigh(S_b, S_w + reg·I, eigvals_only=True).",
         )
     return bool(ok)
-
-
-__all__ += ["check_balanced_weights"]
-__all__ += ["check_fisher_eigenvalues"]
