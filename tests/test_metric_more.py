@@ -17,9 +17,11 @@ import scipy.linalg
 import torch
 from scipy.optimize import minimize
 from scipy.special import expit
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from scratchbook.metric.bayes import BayesianMetric, pair_features, pair_objective
 from scratchbook.metric.deep_more import (
+    METHODS,
     Autoencoder,
     NetTransformer,
     SPDNet,
@@ -293,3 +295,19 @@ def test_embedding_checks_name_the_argument():
         scatter_matrices(Z.numpy(), labels)
     with pytest.raises(ValueError, match="zb contains NaN or infinity"):
         cross_modal_loss(Z, Z * float("nan"))
+
+
+@parametrize_with_checks([NetTransformer(method, out=2, steps=2) for method in METHODS])
+def test_net_transformer_passes_the_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_net_transformer_reads_any_labels_as_their_classes():
+    X, y = make_noisy_features(60)
+    names = np.array([f"class {c:02d}" for c in y])  # the same classes, named, in the same sorted order
+    for method in ("triplet", "deep_lda"):
+        by_code = NetTransformer(method, out=3, steps=5).fit(X, y).transform(X)
+        by_name = NetTransformer(method, out=3, steps=5).fit(X, names).transform(X)
+        np.testing.assert_array_equal(by_name, by_code)
+    with pytest.raises(ValueError, match="1 class"):
+        NetTransformer("triplet", steps=1).fit(X, np.zeros(len(X)))

@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 from torch import nn
 
 from scratchbook._validation import check_int, check_option, check_real, check_X
@@ -223,19 +224,31 @@ class NetTransformer(TransformerMixin, BaseEstimator):
         out = check_int("out", self.out, low=1)
         steps = check_int("steps", self.steps, low=1)
         X = check_X(self, X, reset=True, dtype=np.float32)
-        y = np.zeros(len(X), dtype=int) if y is None else np.asarray(y)
-        if method != "autoencoder" and len(np.unique(y)) < 2:
-            raise ValueError(f"method {method!r} needs y with at least 2 classes")
+        if method == "autoencoder":
+            y = np.zeros(len(X), dtype=int)  # unused
+        else:
+            if y is None:
+                raise ValueError(f"method {method!r} needs y")
+            check_classification_targets(y)
+            _, y = np.unique(column_or_1d(y), return_inverse=True)  # labels as 0 … c−1
+            if len(y) != len(X):
+                raise ValueError(f"X and y must have one row per sample each, got {len(X)} and {len(y)}")
+            if y.max() < 1:
+                raise ValueError(f"method {method!r} needs at least 2 classes in y, got 1 class")
         torch.manual_seed(self.random_state)
         if method == "autoencoder":
             model = Autoencoder(X.shape[1], 32, out)
             net = model.encoder
         else:
             net = model = EmbeddingNet(X.shape[1], 32, out)
-        n_cls = min(8, len(np.unique(y)))
+        # 8 classes × 8 images (64 rows for the autoencoder), fewer where the data have fewer
+        n_cls, n_per = min(8, y.max() + 1), min(8, np.bincount(y).min())
 
         def batches(step, rng):
-            idx = pk_batch(y, n_cls, 8, rng) if method != "autoencoder" else rng.choice(len(X), 64, replace=False)
+            if method == "autoencoder":
+                idx = rng.choice(len(X), min(64, len(X)), replace=False)
+            else:
+                idx = pk_batch(y, n_cls, n_per, rng)
             return torch.as_tensor(X[idx]), torch.as_tensor(y[idx])
 
         def loss_fn(m, xb, yb, step):
