@@ -183,18 +183,21 @@ def test_pair_learners_keep_the_pairs_they_drew_and_label_them_by_class(name, wi
     assert all(np.array_equal(a, b) for a, b in zip(model.constraints_, again))
 
 
-def test_lmnn_and_mcml_are_deterministic(wine):
+def test_the_learners_without_random_state_are_deterministic(wine):
+    """The learners that draw nothing take no ``random_state`` (as scikit-learn's closed forms do), and LMNN
+    starts from the identity by default: two fits of each give the same map."""
     X, _, y, _ = wine
-    deterministic = (
-        LMNN(max_iter=20),
+    draw_nothing = (
         MCML(max_iter=20),
         IML(max_iter=20),
         LLMA(),
         AdversarialSML(),
         KernelFisher(),
         FisherHSIC(),
+        KernelRCA(),
     )
-    for make in (lambda e=e: clone(e) for e in deterministic):
+    assert not [type(e).__name__ for e in draw_nothing if "random_state" in e.get_params()]
+    for make in (lambda e=e: clone(e) for e in (LMNN(max_iter=20), *draw_nothing)):
         np.testing.assert_array_equal(make().fit(X, y).components_, make().fit(X, y).components_)
 
 

@@ -52,8 +52,6 @@ class FisherHSIC(MahalanobisMixin):
         Number of directions; ``None`` keeps min(n_features, n_classes − 1), the rank of A.
     reg : float, default=1e-6
         Added to S_w's diagonal, in units of its mean eigenvalue, so that it is positive definite.
-    random_state : None
-        Accepted for the Part II API; the solution is a closed form and draws nothing.
 
     Attributes
     ----------
@@ -63,10 +61,9 @@ class FisherHSIC(MahalanobisMixin):
         λ_k, the HSIC carried by each direction; their sum is the HSIC of the projection.
     """
 
-    def __init__(self, n_components=None, reg=1e-6, random_state=None):
+    def __init__(self, n_components=None, reg=1e-6):
         self.n_components = n_components
         self.reg = reg
-        self.random_state = random_state
 
     @staticmethod
     def hsic_matrix(X: np.ndarray, y: np.ndarray) -> np.ndarray:
