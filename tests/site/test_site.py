@@ -33,7 +33,7 @@ def toc_pages() -> list[tuple[str, bool]]:
     return [(f"{p}.html", is_chapter(p)) for p in pages]
 
 
-# _toc.yml names the package reference's module pages by a glob; one of them stands for the markup they share
+# the package reference nests its generated module pages under api.md; one of them stands for the markup they share
 PAGES = toc_pages() + [("api/scratchbook.training.html", False)]
 CHAPTERS = [p for p, is_nb in PAGES if is_nb]
 FULL_AXE_PAGE = "chapters/rnn/06_bidirectional.html"  # the smallest chapter with code, math and figures: checked whole
