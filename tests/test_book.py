@@ -402,3 +402,32 @@ def test_glue_stores_a_numpy_scalar_as_a_python_number(capsys):
 
     stored = glue("x", np.float64(4.25))
     assert type(stored) is float and stored == 4.25  # myst-nb formats "4.25" with :.1f; "np.float64(4.25)" it cannot
+
+
+def test_glue_all_glues_each_value_under_its_prefixed_name(monkeypatch):
+    from scratchbook import book
+
+    stored = []
+    monkeypatch.setattr(book, "glue", lambda name, value: stored.append((name, value)) or value)
+    assert book.glue_all("scr_kd", mean=0.5, wins=3) == {"scr_kd_mean": 0.5, "scr_kd_wins": 3}
+    assert book.glue_all(n_seeds=15) == {"n_seeds": 15}
+    assert book.glue_all({"a_b": 1.0}, c=2) == {"a_b": 1.0, "c": 2}
+    assert stored == [("scr_kd_mean", 0.5), ("scr_kd_wins", 3), ("n_seeds", 15), ("a_b", 1.0), ("c", 2)]
+    with pytest.raises(ValueError, match="both give"):
+        book.glue_all({"c": 1}, c=2)
+    with pytest.raises(TypeError, match="prefix_or_values must be"):
+        book.glue_all(3, a=1)
+    with pytest.raises(TypeError, match="keys must be"):
+        book.glue_all({1: 2})
+    with pytest.raises(ValueError, match="one or more values"):
+        book.glue_all("prefix")
+    with pytest.raises(ValueError, match="non-empty name"):
+        book.glue_all({"": 1})
+    assert len(stored) == 5  # a refused call glues nothing
+
+
+def test_glue_all_stores_numpy_scalars_as_glue_does(capsys):
+    from scratchbook.book import glue_all
+
+    stored = glue_all("x", a=np.float64(4.25), b=np.int64(3))
+    assert stored == {"x_a": 4.25, "x_b": 3} and type(stored["x_a"]) is float and type(stored["x_b"]) is int

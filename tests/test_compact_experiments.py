@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from scratchbook.compact.experiments import (
     ADAPTER_CURVES,
@@ -13,6 +14,7 @@ from scratchbook.compact.experiments import (
     compare_adapters,
     compare_adapters_equal_steps,
     compare_swa,
+    paired_columns,
     paired_test,
     paired_tests,
 )
@@ -47,6 +49,61 @@ def test_paired_tests_adds_the_exact_wilcoxon_p():
     assert t["p"] > 0.5 and t["p_w"] == pytest.approx(2 * np.mean(null <= w_minus)) and t["p_w"] < 0.05
     with pytest.raises(ValueError, match="equal on every seed"):
         paired_tests([1.0, 2.0], [1.0, 2.0])
+
+
+def _exact_wilcoxon_p(d):
+    """Two-sided signed-rank p of ``d`` (no ties, no zeros) by enumerating all 2ⁿ sign patterns of the ranks."""
+    n = len(d)
+    ranks = np.argsort(np.argsort(np.abs(d))) + 1
+    r_plus = ranks[d > 0].sum()
+    signs = np.array(np.meshgrid(*[[0, 1]] * n)).reshape(n, -1)  # 1: that rank counts as positive
+    null = (signs * np.arange(1, n + 1)[:, None]).sum(axis=0)
+    tail = min(np.mean(null <= r_plus), np.mean(null >= r_plus))
+    return min(1.0, 2 * tail)
+
+
+def test_paired_columns_against_the_closed_form_t_test_and_an_enumerated_wilcoxon():
+    rng = np.random.default_rng(3)
+    table = rng.normal(0.8, 0.05, size=(7, 4))  # 7 seeds, 4 methods; no tied |differences| at this draw
+    table[:, 2] = table[:, 0] + np.array([0.03, 0.01, -0.02, 0.05, 0.04, -0.005, 0.06])
+    rows = paired_columns(table, baseline=0)
+    assert len(rows) == 4 and set(rows[0]) == {"mean", "std", "n"}
+    for j, row in enumerate(rows):
+        x = table[:, j]
+        assert row["mean"] == pytest.approx(x.sum() / 7, rel=1e-12)
+        assert row["std"] == pytest.approx(np.sqrt(((x - x.sum() / 7) ** 2).sum() / 6), rel=1e-12)
+        assert row["n"] == 7
+        if j == 0:
+            continue
+        d = x - table[:, 0]
+        mean, sd = d.sum() / 7, np.sqrt(((d - d.sum() / 7) ** 2).sum() / 6)
+        t = mean / (sd / np.sqrt(7))  # the paired t statistic; its two-sided p from Student's t with 6 df
+        assert row["diff"] == pytest.approx(mean, rel=1e-12) and row["sd"] == pytest.approx(sd, rel=1e-12)
+        assert row["p"] == pytest.approx(2 * stats.t.sf(abs(t), df=6), rel=1e-9)
+        assert row["wins"] == sum(di > 0 for di in d)
+        assert row["p_w"] == pytest.approx(_exact_wilcoxon_p(d), rel=1e-12)
+    # by hand for column 2: the losses have ranks 1 and 3, W⁻ = 4; 7 of the 128 sign patterns have a rank sum ≤ 4
+    assert rows[2]["wins"] == 5 and rows[2]["p_w"] == pytest.approx(2 * 7 / 2**7)
+    # another baseline: the differences are taken to that column, which gets no test of its own
+    other = paired_columns(table, baseline=2)
+    assert set(other[2]) == {"mean", "std", "n"}
+    assert other[0]["diff"] == pytest.approx(-rows[2]["diff"]) and other[0]["p"] == pytest.approx(rows[2]["p"])
+
+
+def test_paired_columns_refuses_bad_input_by_name():
+    good = np.arange(12.0).reshape(4, 3) ** 1.5
+    with pytest.raises(ValueError, match="table must be 2-D"):
+        paired_columns(good[:, 0])
+    with pytest.raises(ValueError, match="table must be 2-D"):
+        paired_columns(good[:1])
+    with pytest.raises(ValueError, match="table must be finite"):
+        paired_columns(np.where(good > 20, np.nan, good))
+    with pytest.raises(ValueError, match="baseline must be <= 2"):
+        paired_columns(good, baseline=3)
+    with pytest.raises(TypeError, match="baseline must be an int"):
+        paired_columns(good, baseline=1.0)
+    with pytest.raises(ValueError, match="table column 2 equals the baseline column 0"):
+        paired_columns(np.column_stack([good[:, 0], good[:, 1], good[:, 0]]))
 
 
 def test_compare_adapters_returns_every_model_in_range():

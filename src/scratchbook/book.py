@@ -6,7 +6,7 @@ import ast
 import inspect
 import re
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import numpy as np
 __all__ = [
     "show_source",
     "glue",
+    "glue_all",
     "claim",
     "report_check",
     "call_or_none",
@@ -65,6 +66,30 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
         return value
     _glue(name, value, display=display)
     return value
+
+
+def glue_all(prefix_or_values: str | Mapping[str, Any] = "", /, **values: Any) -> dict[str, Any]:
+    """:func:`glue` many values at once; return them as stored, by their full names.
+
+    ``glue_all("scr_kd", mean=m, std=s)`` stores ``scr_kd_mean`` and ``scr_kd_std``;
+    ``glue_all(n_seeds=15, n_tests=8)`` and ``glue_all({"n_seeds": 15, "n_tests": 8})`` store the names as given.
+    """
+    if isinstance(prefix_or_values, Mapping):
+        named = dict(prefix_or_values)
+        if not all(isinstance(k, str) for k in named):
+            raise TypeError("prefix_or_values: a mapping's keys must be the glue names, as strings")
+        clash = sorted(set(named) & set(values))
+        if clash:
+            raise ValueError(f"prefix_or_values and the keyword values both give {clash}")
+        named |= values
+    elif isinstance(prefix_or_values, str):
+        prefix = f"{prefix_or_values}_" if prefix_or_values else ""
+        named = {prefix + k: v for k, v in values.items()}
+    else:
+        raise TypeError(f"prefix_or_values must be a str prefix or a mapping, got {type(prefix_or_values).__name__}")
+    if not named or not all(named):
+        raise ValueError("glue_all needs one or more values, each with a non-empty name")
+    return {name: glue(name, value) for name, value in named.items()}
 
 
 class ClaimError(AssertionError):

@@ -28,6 +28,7 @@ __all__ = [
     "compare_adapters",
     "compare_adapters_equal_steps",
     "compare_swa",
+    "paired_columns",
     "paired_test",
     "paired_tests",
 ]
@@ -219,6 +220,31 @@ def paired_tests(a, b) -> dict[str, float]:
     if not np.any(d):
         raise ValueError("a and b are equal on every seed: the Wilcoxon test is undefined")
     out["p_w"] = float(stats.wilcoxon(d).pvalue)
+    return out
+
+
+def paired_columns(table, baseline: int = 0) -> list[dict[str, float]]:
+    """Each method of a seeds × methods table against the ``baseline`` column, on the same seeds.
+
+    Every column gets its ``mean`` and sample ``std`` (ddof = 1) and its number of seeds ``n``; every
+    column but ``baseline`` also gets :func:`paired_tests` of it against the baseline: the mean ``diff``
+    and sample ``sd`` of the per-seed differences, the ``wins`` (seeds where it is above), the paired
+    t-test's ``p`` and the Wilcoxon signed-rank ``p_w``. Returns one dict per column, in the table's order.
+    """
+    table = np.asarray(table, dtype=float)
+    if table.ndim != 2 or table.shape[0] < 2 or table.shape[1] < 2:
+        raise ValueError(f"table must be 2-D, seeds × methods, with two or more of each, got shape {table.shape}")
+    if not np.isfinite(table).all():
+        raise ValueError("table must be finite: it holds NaN or inf")
+    baseline = check_int("baseline", baseline, low=0, high=table.shape[1] - 1)
+    out = []
+    for j, column in enumerate(table.T):
+        row = {"mean": float(column.mean()), "std": float(column.std(ddof=1)), "n": len(column)}
+        if j != baseline:
+            if np.array_equal(column, table[:, baseline]):
+                raise ValueError(f"table column {j} equals the baseline column {baseline} on every seed")
+            row |= paired_tests(column, table[:, baseline])
+        out.append(row)
     return out
 
 
