@@ -5,7 +5,8 @@
 Writes ``_build/pdf/scratchbook.pdf`` (the instructor edition: every solution) and
 ``_build/pdf/scratchbook-student.pdf`` (no solution: sphinx-exercise's ``hide_solutions`` and the
 code cells tagged ``solution`` removed, see ``_ext/book_pdf.py``). Each edition is built from
-``_config.yml`` plus the few settings below, written to ``_build/pdf/<edition>.yml``; the notebooks'
+``_config.yml`` plus the few settings below, written to ``_build/pdf/<edition>.yml``, and ``_toc.yml``
+without the package reference, which stays on the website; the notebooks'
 outputs come from the book's jupyter-cache (``make notebooks`` fills it), so nothing is executed twice.
 Needs TeX Live with XeLaTeX and latexmk (``make pdf`` installs Debian's packages when run as root).
 About a minute per edition on two cores.
@@ -44,9 +45,35 @@ PREAMBLE = r"""
 """
 
 
+# The package reference (api.md and the module pages its autosummary writes into api/) stays on the
+# website: the printed editions hold the chapters.
+REFERENCE = "api"
+
+
+def _without_reference(entries: list) -> list:
+    """The entries of a _toc.yml list, the package reference and its sections left out, at any depth."""
+    kept = []
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("file") == REFERENCE:
+            continue
+        if isinstance(entry, dict):
+            entry = {
+                k: _without_reference(v) if k in ("parts", "chapters", "sections") else v for k, v in entry.items()
+            }
+        kept.append(entry)
+    return kept
+
+
+def edition_toc() -> dict:
+    """_toc.yml without the package reference."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return {k: _without_reference(v) if k in ("parts", "chapters", "sections") else v for k, v in toc.items()}
+
+
 def edition_config(edition: str) -> dict:
     """_config.yml with what the printed edition needs."""
     config = copy.deepcopy(yaml.safe_load((ROOT / "_config.yml").read_text()))
+    config["exclude_patterns"] = [*config.get("exclude_patterns", []), f"{REFERENCE}.md", f"{REFERENCE}/*"]
     config["title"] = f"{config['title']}: {TITLES[edition]}"
     config.setdefault("execute", {})["cache"] = str(ROOT / "_build" / ".jupyter_cache")
     config["latex"] = {
@@ -73,6 +100,8 @@ def build(edition: str) -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
     config = OUT / f"{edition}.yml"
     config.write_text(yaml.safe_dump(edition_config(edition), sort_keys=False, allow_unicode=True))
+    toc = OUT / f"{edition}_toc.yml"
+    toc.write_text(yaml.safe_dump(edition_toc(), sort_keys=False, allow_unicode=True))
     work = OUT / edition
     cmd = [
         str(Path(sys.executable).with_name("jupyter-book")),
@@ -82,6 +111,8 @@ def build(edition: str) -> Path:
         "pdflatex",
         "--config",
         str(config),
+        "--toc",
+        str(toc),
         "--path-output",
         str(work),
     ]
