@@ -49,7 +49,7 @@ unit: $(STAMP)  ## unit tests of the package only
 notebooks: $(STAMP)  ## every notebook once under nbval, in parallel; fills the cache the book build reads
 	$(NBVAL) -n $(JOBS) --dist loadfile $(NOTEBOOKS)
 
-bench-book: $(STAMP)  ## every notebook serially, timed as a multiple of the floor notebook; checks the targets
+bench-book: $(STAMP)  ## every notebook serially, twice, its least time as a multiple of the floor notebook's; checks the targets
 	@# warm the disk cache: the floor is timed warm (the median of three runs), so the chapters' own modules and
 	@# stored data are read once first too (torch._dynamo: what torch.optim imports on its first optimizer)
 	$(BIN)/python -c "import matplotlib.pyplot, sklearn.neighbors, torch._dynamo, scratchbook.rnn, scratchbook.compact, scratchbook.latent, scratchbook.metric.deep"
