@@ -18,8 +18,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from scratchbook._validation import check_int, check_option, check_real, check_X
@@ -223,16 +224,15 @@ class NetTransformer(TransformerMixin, BaseEstimator):
         method = check_option("method", self.method, METHODS)
         out = check_int("out", self.out, low=1)
         steps = check_int("steps", self.steps, low=1)
-        X = check_X(self, X, reset=True, dtype=np.float32)
         if method == "autoencoder":
+            X = check_X(self, X, reset=True, dtype=np.float32)
             y = np.zeros(len(X), dtype=int)  # unused
         else:
             if y is None:
                 raise ValueError(f"method {method!r} needs y")
+            X, y = check_X(self, X, y, reset=True, dtype=np.float32)
             check_classification_targets(y)
-            _, y = np.unique(column_or_1d(y), return_inverse=True)  # labels as 0 … c−1
-            if len(y) != len(X):
-                raise ValueError(f"X and y must have one row per sample each, got {len(X)} and {len(y)}")
+            y = LabelEncoder().fit_transform(y)  # labels as 0 … c−1, as the metric learners read them
             if y.max() < 1:
                 raise ValueError(f"method {method!r} needs at least 2 classes in y, got 1 class")
         torch.manual_seed(self.random_state)
