@@ -39,6 +39,16 @@ def test_evaluate_equals_sklearn_cross_validation_on_the_same_splits(wine_all):
         np.testing.assert_allclose(scores[name], ref, atol=1e-12)
 
 
+def test_evaluate_returns_the_pipelines_it_scored(wine_all):
+    X, y = wine_all
+    scores, models = evaluate({"RCA": RCA}, X, y, n_splits=3, random_state=3, return_models=True)
+    splits = StratifiedShuffleSplit(3, train_size=0.5, random_state=3).split(X, y)
+    for (train, test), model, score in zip(splits, models["RCA"], scores["RCA"], strict=True):
+        assert model.score(X[test], y[test]) == score
+        np.testing.assert_allclose(model[0].components_, RCA().fit(X[train], y[train]).components_, atol=1e-12)
+    np.testing.assert_array_equal(scores["RCA"], evaluate({"RCA": RCA}, X, y, n_splits=3, random_state=3)["RCA"])
+
+
 @pytest.mark.parametrize("k", [1, 3, 5])
 def test_loo_knn_accuracy_equals_sklearn_leave_one_out(wine_all, k):
     X, y = wine_all

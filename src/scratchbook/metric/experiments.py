@@ -59,12 +59,14 @@ def evaluate(
     n_neighbors: int = 3,
     random_state: int = 0,
     scoring: Callable[[np.ndarray, np.ndarray], float] | None = None,
-) -> dict[str, np.ndarray]:
+    return_models: bool = False,
+):
     """k-NN test accuracy after each learner on the same ``n_splits`` stratified splits of (X, y).
 
     Returns ``{name: accuracies}``, one accuracy per split, in the order of the splits. ``scoring``,
     a function ``(y_true, y_pred) -> float`` such as scikit-learn's ``balanced_accuracy_score``,
-    replaces the accuracy.
+    replaces the accuracy. With ``return_models``, also ``{name: pipelines}``, the fitted
+    learner → k-NN pipeline of every split, to look inside the fits that were scored.
     """
     X = check_array("X", X, ndim=2)
     y = np.asarray(y)
@@ -76,17 +78,22 @@ def evaluate(
         raise ValueError("learners must name at least one learner factory")
     if scoring is not None and not callable(scoring):
         raise TypeError(f"scoring must be a function (y_true, y_pred) -> float, got {type(scoring).__name__}")
+    if not isinstance(return_models, bool):
+        raise TypeError(f"return_models must be a bool, got {type(return_models).__name__}")
     splits = list(StratifiedShuffleSplit(n_splits, train_size=train_size, random_state=random_state).split(X, y))
     scores: dict[str, np.ndarray] = {}
+    models: dict[str, list] = {}
     for name, make in learners.items():
         if not callable(make):
             raise TypeError(f"learners[{name!r}] must be a function returning a transformer, got {type(make).__name__}")
-        acc = []
+        acc, models[name] = [], []
         for train, test in splits:
             model = make_pipeline(clone(make()), KNeighborsClassifier(n_neighbors)).fit(X[train], y[train])
             acc.append(model.score(X[test], y[test]) if scoring is None else scoring(y[test], model.predict(X[test])))
+            if return_models:
+                models[name].append(model)
         scores[name] = np.array(acc)
-    return scores
+    return (scores, models) if return_models else scores
 
 
 def loo_knn_accuracy(Z, y, n_neighbors: int = 3) -> float:
